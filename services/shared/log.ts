@@ -1,0 +1,27 @@
+import { pino, type Logger } from "pino";
+import { currentRequestId } from "./context.ts";
+
+/**
+ * Structured JSON logs (pino). Every line carries `service` and, inside a request, `request_id`.
+ * Card numbers are never logged: request bodies are not logged at all, and the fields that
+ * could hold a PAN are redacted defensively if someone logs an object with them.
+ */
+export function createLogger(service: string, level = process.env.LOG_LEVEL ?? "info"): Logger {
+  return pino({
+    level,
+    base: { service },
+    messageKey: "message",
+    timestamp: pino.stdTimeFunctions.isoTime,
+    formatters: { level: (label) => ({ level: label }) },
+    redact: {
+      paths: ["pan", "*.pan", "card_number", "*.card_number", "cc_num", "*.cc_num", "secret", "*.secret"],
+      censor: "[redacted]",
+    },
+    mixin() {
+      const requestId = currentRequestId();
+      return requestId ? { request_id: requestId } : {};
+    },
+  });
+}
+
+export type { Logger };

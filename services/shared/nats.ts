@@ -1,0 +1,99 @@
+import {
+  AckPolicy,
+  DeliverPolicy,
+  DiscardPolicy,
+  RetentionPolicy,
+  StorageType,
+  connect,
+  nanos,
+  type ConsumerConfig,
+  type NatsConnection,
+} from "nats";
+
+/**
+ * NATS JetStream plumbing: connection with a clear error when unreachable, idempotent stream
+ * and durable-consumer declaration at start-up (STYLE: declare with the manager, then use).
+ */
+export async function connectNats(url: string, name: string): Promise<NatsConnection> {
+  try {
+    return await connect({ servers: url, name, timeout: 3_000, maxReconnectAttempts: -1, reconnectTimeWait: 500 });
+  } catch (error) {
+    throw new Error(
+      `NATS is not reachable at ${url} (${(error as Error).message}); start nats-server with JetStream ` +
+        "(nats-server -js) or set NATS_URL",
+    );
+  }
+}
+
+/** Stream limits: events kept 7 days, duplicates detected within 2 minutes by Nats-Msg-Id. */
+export const streamDuplicateWindowMs = 120_000;
+export const streamMaxAgeMs = 7 * 24 * 3600 * 1000;
+
+/** Declares (or updates) the events stream capturing `<prefix>.>`. */
+export async function ensureStream(nc: NatsConnection, stream: string, prefix: string): Promise<void> {
+  const jsm = await nc.jetstreamManager();
+  const config = {
+    name: stream,
+    subjects: [`${prefix}.>`],
+    retention: RetentionPolicy.Limits,
+    storage: StorageType.File,
+    discard: DiscardPolicy.Old,
+    max_age: nanos(streamMaxAgeMs),
+    duplicate_window: nanos(streamDuplicateWindowMs),
+    num_replicas: 1,
+  };
+  try {
+    await jsm.streams.info(stream);
+    await jsm.streams.update(stream, config);
+  } catch (error) {
+    if (!String((error as Error).message).includes("not found")) throw error;
+    try {
+      await jsm.streams.add(config);
+    } catch (addError) {
+      // Another process created it in between.
+      if (!String((addError as Error).message).includes("already in use")) throw addError;
+    }
+  }
+}
+
+/** Consumer bounds: redeliver after 30 s without ack, back off between tries, give up after
+ * 10 deliveries (the consumer then parks the event in its dead-letter table). */
+export const consumerAckWaitMs = 30_000;
+export const consumerDeliverMax = 10;
+export const consumerAckPendingMax = 1_000;
+
+/** Declares a durable pull consumer filtered to `subjects` (idempotent). */
+export async function ensureConsumer(
+  nc: NatsConnection,
+  stream: string,
+  durable: string,
+  subjects: string[],
+): Promise<void> {
+  const jsm = await nc.jetstreamManager();
+  const config: Partial<ConsumerConfig> = {
+    durable_name: durable,
+    ack_policy: AckPolicy.Explicit,
+    deliver_policy: DeliverPolicy.All,
+    filter_subjects: subjects,
+    ack_wait: nanos(consumerAckWaitMs),
+    max_deliver: consumerDeliverMax,
+    backoff: [5_000, 15_000, 30_000, 60_000].map(nanos),
+    max_ack_pending: consumerAckPendingMax,
+  };
+  try {
+    await jsm.consumers.info(stream, durable);
+    await jsm.consumers.update(stream, durable, config);
+  } catch (error) {
+    if (!String((error as Error).message).includes("not found")) throw error;
+    await jsm.consumers.add(stream, config);
+  }
+}
+
+/** How far behind a durable consumer is: messages not yet delivered plus delivered but unacked. */
+export async function consumerLag(nc: NatsConnection, stream: string, durable: string): Promise<number> {
+  const jsm = await nc.jetstreamManager();
+  const info = await jsm.consumers.info(stream, durable);
+  return info.num_pending + info.num_ack_pending;
+}
+
+export type { NatsConnection };
