@@ -7,7 +7,8 @@ import { currentRequestId } from "./context.ts";
  * could hold a PAN are redacted defensively if someone logs an object with them.
  */
 export function createLogger(service: string, level = process.env.LOG_LEVEL ?? "info"): Logger {
-  return pino({
+  return pino(
+    {
     level,
     base: { service },
     messageKey: "message",
@@ -21,7 +22,11 @@ export function createLogger(service: string, level = process.env.LOG_LEVEL ?? "
       const requestId = currentRequestId();
       return requestId ? { request_id: requestId } : {};
     },
-  });
+    },
+    // Synchronous writes: nothing is lost when the process exits right after a log line
+    // (shutdown). Logs are per event of note, not per request, so the cost is small.
+    pino.destination({ dest: 1, sync: true }),
+  );
 }
 
 export type { Logger };
