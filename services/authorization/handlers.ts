@@ -431,9 +431,10 @@ export function createAuthorizationHandlers(deps: AuthorizationDeps): ServiceImp
       requireAuthorizationId(request.authorizationId);
       requirePositiveMoney("amount", request.amount);
       const eventTime = timeOrNow("event_time", request.eventTime, now);
-      const existing = await getAuthorization(pool, request.authorizationId);
-      if (!existing) throw notFound("authorization_id", request.authorizationId);
-      checkCapturable(existing, request.amount.currencyCode, request.amount.amountMinor, now);
+      // Unknown ids fail before the key is claimed; state checks run after the claim (so an
+      // identical retry of a completed call replays it) under the row lock, and a failing check
+      // releases the key: nothing is left behind.
+      if (!(await getAuthorization(pool, request.authorizationId))) throw notFound("authorization_id", request.authorizationId);
       const hash = requestHash("Capture", toBinary(CaptureRequestSchema, request));
       const claim = await claimKey(pool, schema, "Capture", request.idempotencyKey, hash, newId("cap"));
       if (claim.kind === "replay") return { ...fromBinary(CaptureResponseSchema, claim.response), replayed: true };
@@ -509,9 +510,10 @@ export function createAuthorizationHandlers(deps: AuthorizationDeps): ServiceImp
       requireIdempotencyKey(request.idempotencyKey);
       requireAuthorizationId(request.authorizationId);
       const eventTime = timeOrNow("event_time", request.eventTime, now);
-      const existing = await getAuthorization(pool, request.authorizationId);
-      if (!existing) throw notFound("authorization_id", request.authorizationId);
-      checkVoidable(existing);
+      // Unknown ids fail before the key is claimed; state checks run after the claim (so an
+      // identical retry of a completed call replays it) under the row lock, and a failing check
+      // releases the key: nothing is left behind.
+      if (!(await getAuthorization(pool, request.authorizationId))) throw notFound("authorization_id", request.authorizationId);
       const hash = requestHash("Void", toBinary(VoidRequestSchema, request));
       const claim = await claimKey(pool, schema, "Void", request.idempotencyKey, hash, newId("vd"));
       if (claim.kind === "replay") return { ...fromBinary(VoidResponseSchema, claim.response), replayed: true };
@@ -545,9 +547,10 @@ export function createAuthorizationHandlers(deps: AuthorizationDeps): ServiceImp
       requireAuthorizationId(request.authorizationId);
       requirePositiveMoney("amount", request.amount);
       const eventTime = timeOrNow("event_time", request.eventTime, now);
-      const existing = await getAuthorization(pool, request.authorizationId);
-      if (!existing) throw notFound("authorization_id", request.authorizationId);
-      checkRefundable(existing, request.amount.currencyCode, request.amount.amountMinor);
+      // Unknown ids fail before the key is claimed; state checks run after the claim (so an
+      // identical retry of a completed call replays it) under the row lock, and a failing check
+      // releases the key: nothing is left behind.
+      if (!(await getAuthorization(pool, request.authorizationId))) throw notFound("authorization_id", request.authorizationId);
       const hash = requestHash("Refund", toBinary(RefundRequestSchema, request));
       const claim = await claimKey(pool, schema, "Refund", request.idempotencyKey, hash, newId("rfd"));
       if (claim.kind === "replay") return { ...fromBinary(RefundResponseSchema, claim.response), replayed: true };
