@@ -19,7 +19,7 @@ export declare const file_payments_settlement_v1_settlement: GenFile;
  */
 export declare type SettlementBatch = Message<"payments.settlement.v1.SettlementBatch"> & {
   /**
-   * "stl_<merchant>_<date>" deterministic id.
+   * Deterministic id "stl_<YYYYMMDD>_<merchant_id>" (docs/settlement.md).
    *
    * @generated from field: string id = 1;
    */

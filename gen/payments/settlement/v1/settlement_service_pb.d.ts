@@ -30,13 +30,6 @@ export declare type CloseBusinessDayRequest = Message<"payments.settlement.v1.Cl
    * @generated from field: string currency_code = 2;
    */
   currencyCode: string;
-
-  /**
-   * Max milliseconds to wait for clearing to catch up with the event stream; 0 = 10000.
-   *
-   * @generated from field: int32 catch_up_timeout_ms = 3;
-   */
-  catchUpTimeoutMs: number;
 };
 
 /**
@@ -271,7 +264,9 @@ export declare const SettlementService: GenService<{
   /**
    * Closes a business day: one batch per merchant with activity, ledger transfers
    * payable -> fees revenue and payable -> settlement clearing, and events. Idempotent: a
-   * closed day returns its batches. FAILED_PRECONDITION when clearing has not caught up.
+   * closed day returns its batches. The day's captures and refunds are read from
+   * AuthorizationService.ListOperations (the clearing file), so nothing waits on events.
+   * FAILED_PRECONDITION BUSINESS_DAY_NOT_OVER before the day's cut-off.
    *
    * @generated from rpc payments.settlement.v1.SettlementService.CloseBusinessDay
    */
