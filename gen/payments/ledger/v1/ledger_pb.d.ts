@@ -45,6 +45,14 @@ export declare type AccountFlags = Message<"payments.ledger.v1.AccountFlags"> & 
    * @generated from field: bool closed = 4;
    */
   closed: boolean;
+
+  /**
+   * Link this account to the next one in the CreateAccounts batch: the chain is created all or
+   * nothing (TigerBeetle AccountFlags.linked). Not stored.
+   *
+   * @generated from field: bool linked = 5;
+   */
+  linked: boolean;
 };
 
 /**

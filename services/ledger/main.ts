@@ -1,0 +1,51 @@
+import { LedgerService } from "../../gen/payments/ledger/v1/ledger_service_pb.js";
+import { intFromEnv } from "../shared/config.ts";
+import { startOutboxRelay, type OutboxRelay } from "../shared/outbox.ts";
+import { runService } from "../shared/process.ts";
+import { registration } from "../shared/server.ts";
+import { accountsFeed, transfersFeed } from "./change-feed.ts";
+import { createLedgerHandlers } from "./handlers.ts";
+import { createLedgerEngine } from "./store/engine.ts";
+import { createGroupCommitter } from "./store/group-commit.ts";
+
+await runService({
+  name: "ledger",
+  schema: "ledger",
+  migrationsFolder: `${import.meta.dirname}/store/migrations`,
+  async build({ config, env, pool, nc, logger }) {
+    const engine = createLedgerEngine(pool);
+    const feedEnabled = (env.LEDGER_CHANGE_FEED ?? "on") !== "off";
+    const committer = createGroupCommitter(engine, {
+      inFlightMax: intFromEnv(env, "LEDGER_GROUP_COMMIT_IN_FLIGHT", 2, 1, 64),
+      onCommit: feedEnabled ? transfersFeed(config.NATS_SUBJECT_PREFIX) : undefined,
+    });
+    const handlers = createLedgerHandlers({
+      engine,
+      committer,
+      onAccountsCommit: feedEnabled ? accountsFeed(config.NATS_SUBJECT_PREFIX) : undefined,
+    });
+    const expiryIntervalMs = intFromEnv(env, "LEDGER_EXPIRY_INTERVAL_MS", 1_000, 10);
+    let relay: OutboxRelay | undefined;
+    let timer: NodeJS.Timeout | undefined;
+    let expiring: Promise<unknown> = Promise.resolve();
+    return {
+      services: [registration(LedgerService, handlers)],
+      async start() {
+        relay = await startOutboxRelay({ pool, schema: "ledger", nc, logger });
+        // Holds past their timeout are released (TigerBeetle expires pending transfers itself).
+        timer = setInterval(() => {
+          expiring = engine
+            .expirePendingTransfers(undefined, undefined, { onCommit: feedEnabled ? transfersFeed(config.NATS_SUBJECT_PREFIX) : undefined })
+            .then((ids) => ids.length > 0 && logger.info({ count: ids.length }, "holds expired"))
+            .catch((error) => logger.warn({ err: error }, "hold expiry failed"));
+        }, expiryIntervalMs);
+      },
+      async stop() {
+        clearInterval(timer);
+        await expiring;
+        await committer.drain();
+        await relay?.stop();
+      },
+    };
+  },
+});

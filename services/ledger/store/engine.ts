@@ -1,0 +1,607 @@
+/**
+ * The ledger's batch executor on PostgreSQL.
+ *
+ * One database transaction per batch (READ COMMITTED):
+ *  1. lock the holds named by pending_id (`FOR UPDATE`, ordered by id),
+ *  2. lock every involved account (`FOR UPDATE`, ordered by id: all transactions take account
+ *     locks in one statement in the same order, after their hold locks, so they cannot deadlock),
+ *  3. read the transfers and failed ids with the batch's ids (after the locks, so a concurrent
+ *     identical request that committed first is seen and answered EXISTS),
+ *  4. run the pure state machine (../domain),
+ *  5. write with a constant number of statements whatever the batch size (unnest arrays),
+ *     balances as absolute values computed in memory (the rows are locked),
+ *  6. run the caller's onCommit(client, committed) inside the same transaction (outbox hook).
+ * Serialization failures, deadlocks and unique violations from a concurrent same-id insert
+ * (40001, 40P01, 23505) are retried a bounded number of times.
+ */
+import type { Pool, PoolClient } from "../../shared/db.ts";
+import { evaluateAccounts, type CreateAccountResult } from "../domain/create-accounts.ts";
+import { evaluateTransfers, releaseHold, type CreateTransferResult } from "../domain/create-transfers.ts";
+import {
+  batchAccountsMax,
+  batchTransfersMax,
+  TransferState,
+  type AccountRequest,
+  type AccountState,
+  type BalanceSnapshot,
+  type StoredTransfer,
+  type TransferRequest,
+} from "../domain/model.ts";
+import { runAudit, type AuditReport } from "./audit.ts";
+import {
+  accountColumns,
+  accountOfRow,
+  isoOfMicros,
+  microsOf,
+  snapshotOfRow,
+  transferColumns,
+  transferColumnsOf,
+  transferOfRow,
+  wallClockMicros,
+} from "./rows.ts";
+
+/** What one committed CreateTransfers (or expiry) transaction changed; given to onCommit. */
+export interface CommittedTransfers {
+  /** Batch time, µs since epoch. */
+  timeUs: bigint;
+  /** Transfers created, in batch order (final states). */
+  transfers: StoredTransfer[];
+  /** Pre-existing holds that left PENDING (posted, voided, expired). */
+  resolvedHolds: StoredTransfer[];
+  /** Touched accounts with balances after the commit. */
+  accounts: AccountState[];
+}
+
+/** What one committed CreateAccounts transaction created; given to onCommit. */
+export interface CommittedAccounts {
+  timeUs: bigint;
+  accounts: AccountState[];
+}
+
+/** Runs inside the batch's transaction before COMMIT (e.g. to insert an outbox row). */
+export type OnCommit<T> = (client: PoolClient, committed: T) => Promise<void>;
+
+export interface LedgerEngineOptions {
+  /** µs since epoch; default wall clock. Tests inject a controllable clock. */
+  clock?: () => bigint;
+  /** Attempts per transaction on 40001/40P01/23505; default 8. */
+  attemptsMax?: number;
+}
+
+export interface ListAccountTransfersFilter {
+  accountId: string;
+  /** Inclusive lower bound, µs since epoch. */
+  startTimeUs?: bigint;
+  /** Exclusive upper bound, µs since epoch. */
+  endTimeUs?: bigint;
+  /** 0 or undefined = any code. */
+  code?: number;
+  direction?: "any" | "debits" | "credits";
+  /** 1..1000; 0 or undefined = 100. */
+  pageSize?: number;
+  /** Opaque cursor from a previous page. */
+  pageToken?: string;
+}
+
+/** Bad caller input that is not a per-item result (page token, page size): map to INVALID_ARGUMENT. */
+export class LedgerInputError extends Error {
+  readonly field: string;
+  constructor(field: string, message: string) {
+    super(`${field}: ${message}`);
+    this.field = field;
+  }
+}
+
+export const pageSizeDefault = 100;
+export const pageSizeMax = 1000;
+export const historyLimitDefault = 100;
+export const historyLimitMax = 1000;
+export const expiryBatchMax = 8190;
+
+const retryableCodes = new Set(["40001", "40P01", "23505"]);
+
+/** The ledger engine over one pool. See the module comment for the transaction shape. */
+export interface LedgerEngine {
+  /** Creates accounts; one result per input (CreateAccountResult). Throws RangeError above 8190. */
+  createAccounts(
+    batch: readonly AccountRequest[],
+    options?: { onCommit?: OnCommit<CommittedAccounts>; segmentLengths?: readonly number[] },
+  ): Promise<CreateAccountResult[]>;
+  /**
+   * Creates transfers in one atomic evaluation; one result per input (CreateTransferResult).
+   * `segmentLengths` cuts the batch into independent linked-chain segments (group commit).
+   * Throws RangeError above 8190 transfers; database errors after the retries are thrown.
+   */
+  createTransfers(
+    batch: readonly TransferRequest[],
+    options?: { onCommit?: OnCommit<CommittedTransfers>; segmentLengths?: readonly number[] },
+  ): Promise<CreateTransferResult[]>;
+  /** Accounts found, in request order (unknown ids left out). */
+  lookupAccounts(ids: readonly string[]): Promise<AccountState[]>;
+  /** Transfers found, in request order (unknown ids left out). */
+  lookupTransfers(ids: readonly string[]): Promise<StoredTransfer[]>;
+  /** One page of an account's transfers, oldest first, cursor on (create_time, id). */
+  listAccountTransfers(filter: ListAccountTransfersFilter): Promise<{ transfers: StoredTransfer[]; nextPageToken: string }>;
+  /**
+   * Balances as of `asOfUs` (default now) recomputed from transfers (works without the history
+   * flag), and up to `historyLimit` history snapshots at or before it, newest first.
+   * Returns undefined for an unknown account.
+   */
+  getAccountBalances(
+    accountId: string,
+    asOfUs?: bigint,
+    historyLimit?: number,
+  ): Promise<{ asOf: BalanceSnapshot; history: BalanceSnapshot[] } | undefined>;
+  /**
+   * Releases up to `limit` holds whose expires_at <= nowUs (state PENDING_EXPIRED, pending
+   * amounts returned). Safe with several replicas (FOR UPDATE SKIP LOCKED). Returns the ids.
+   */
+  expirePendingTransfers(
+    nowUs?: bigint,
+    limit?: number,
+    options?: { onCommit?: OnCommit<CommittedTransfers> },
+  ): Promise<string[]>;
+  /** Runs every invariant as SQL on one snapshot; `ledger` 0/undefined = all. */
+  audit(ledger?: number): Promise<AuditReport>;
+  /** The engine's clock (µs since epoch). */
+  now(): bigint;
+}
+
+/** Creates the engine. The pool must point at a database migrated with the ledger migrations. */
+export function createLedgerEngine(pool: Pool, options: LedgerEngineOptions = {}): LedgerEngine {
+  const clock = options.clock ?? wallClockMicros;
+  const attemptsMax = options.attemptsMax ?? 8;
+  let lastTimeUs = 0n;
+
+  /** A batch time base after every time already handed out by this process (unique create times). */
+  const reserveTimes = (count: number): bigint => {
+    const now = clock();
+    const base = now > lastTimeUs ? now : lastTimeUs + 1n;
+    lastTimeUs = base + BigInt(Math.max(count, 1));
+    return base;
+  };
+
+  /** The clock, never before a time this engine already handed out. */
+  const currentUs = (): bigint => {
+    const now = clock();
+    return now > lastTimeUs ? now : lastTimeUs;
+  };
+
+  const inRetriedTransaction = async <T>(fn: (client: PoolClient) => Promise<T>): Promise<T> => {
+    for (let attempt = 1; ; attempt++) {
+      const client = await pool.connect();
+      try {
+        await client.query("begin");
+        const result = await fn(client);
+        await client.query("commit");
+        return result;
+      } catch (error) {
+        await client.query("rollback").catch(() => {});
+        const code = (error as { code?: string }).code;
+        if (code === undefined || !retryableCodes.has(code) || attempt >= attemptsMax) throw error;
+      } finally {
+        client.release();
+      }
+      const backoffMs = Math.min(50, 2 ** attempt) * (0.5 + Math.random());
+      await new Promise((resolve) => setTimeout(resolve, backoffMs));
+    }
+  };
+
+  const lockAccounts = async (client: PoolClient, ids: Iterable<string>): Promise<Map<string, AccountState>> => {
+    const sorted = [...new Set(ids)].sort();
+    const accounts = new Map<string, AccountState>();
+    if (sorted.length === 0) return accounts;
+    const { rows } = await client.query(
+      `select ${accountColumns} from ledger.accounts where id = any($1::text[]) order by id for update`,
+      [sorted],
+    );
+    for (const row of rows) accounts.set(row.id, accountOfRow(row));
+    return accounts;
+  };
+
+  const writeTransferEffects = async (
+    client: PoolClient,
+    created: readonly StoredTransfer[],
+    resolvedHolds: readonly StoredTransfer[],
+    accounts: readonly AccountState[],
+    failed: readonly { id: string; result: number }[],
+    history: readonly BalanceSnapshot[],
+    timeUs: bigint,
+  ): Promise<void> => {
+    if (created.length > 0) {
+      const rows = [...created].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+      await client.query(
+        `insert into ledger.transfers (id, debit_account_id, credit_account_id, amount, requested_amount, pending_id,
+           ledger, code, flag_linked, flag_pending, flag_post_pending_transfer, flag_void_pending_transfer,
+           defaulted_fields, timeout_seconds, user_data, create_time, expires_at, resolve_time, state)
+         select * from unnest($1::text[], $2::text[], $3::text[], $4::int8[], $5::int8[], $6::text[], $7::int8[],
+           $8::int8[], $9::bool[], $10::bool[], $11::bool[], $12::bool[], $13::int2[], $14::int8[], $15::text[],
+           $16::timestamptz[], $17::timestamptz[], $18::timestamptz[], $19::int2[])`,
+        [
+          rows.map((t) => t.id),
+          rows.map((t) => t.debitAccountId),
+          rows.map((t) => t.creditAccountId),
+          rows.map((t) => t.amount.toString()),
+          rows.map((t) => t.requestedAmount.toString()),
+          rows.map((t) => (t.pendingId === "" ? null : t.pendingId)),
+          rows.map((t) => t.ledger),
+          rows.map((t) => t.code),
+          rows.map((t) => t.flags.linked),
+          rows.map((t) => t.flags.pending),
+          rows.map((t) => t.flags.postPendingTransfer),
+          rows.map((t) => t.flags.voidPendingTransfer),
+          rows.map((t) => t.defaultedFields),
+          rows.map((t) => t.timeoutSeconds),
+          rows.map((t) => t.userData),
+          rows.map((t) => isoOfMicros(t.createTimeUs)),
+          rows.map((t) => (t.expiresAtUs === null ? null : isoOfMicros(t.expiresAtUs))),
+          rows.map((t) => (t.resolveTimeUs === null ? null : isoOfMicros(t.resolveTimeUs))),
+          rows.map((t) => t.state),
+        ],
+      );
+    }
+    if (resolvedHolds.length > 0) {
+      const result = await client.query(
+        `update ledger.transfers t set state = u.state, resolve_time = u.resolve_time
+         from unnest($1::text[], $2::int2[], $3::timestamptz[]) as u(id, state, resolve_time)
+         where t.id = u.id and t.state = ${TransferState.PENDING}`,
+        [
+          resolvedHolds.map((t) => t.id),
+          resolvedHolds.map((t) => t.state),
+          resolvedHolds.map((t) => isoOfMicros(t.resolveTimeUs as bigint)),
+        ],
+      );
+      if (result.rowCount !== resolvedHolds.length) {
+        throw new Error(`ledger bug: resolved ${result.rowCount} of ${resolvedHolds.length} locked holds`);
+      }
+    }
+    if (accounts.length > 0) {
+      const result = await client.query(
+        `update ledger.accounts a set debits_pending = u.debits_pending, debits_posted = u.debits_posted,
+           credits_pending = u.credits_pending, credits_posted = u.credits_posted
+         from unnest($1::text[], $2::int8[], $3::int8[], $4::int8[], $5::int8[])
+           as u(id, debits_pending, debits_posted, credits_pending, credits_posted)
+         where a.id = u.id`,
+        [
+          accounts.map((a) => a.id),
+          accounts.map((a) => a.debitsPending.toString()),
+          accounts.map((a) => a.debitsPosted.toString()),
+          accounts.map((a) => a.creditsPending.toString()),
+          accounts.map((a) => a.creditsPosted.toString()),
+        ],
+      );
+      if (result.rowCount !== accounts.length) {
+        throw new Error(`ledger bug: updated ${result.rowCount} of ${accounts.length} locked accounts`);
+      }
+    }
+    if (failed.length > 0) {
+      const sorted = [...failed].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+      await client.query(
+        `insert into ledger.failed_transfers (id, result, create_time)
+         select u.id, u.result, $3::timestamptz from unnest($1::text[], $2::int2[]) as u(id, result)
+         on conflict (id) do nothing`,
+        [sorted.map((f) => f.id), sorted.map((f) => f.result), isoOfMicros(timeUs)],
+      );
+    }
+    if (history.length > 0) {
+      await client.query(
+        `insert into ledger.account_balances (account_id, transfer_id, create_time, debits_pending, debits_posted,
+           credits_pending, credits_posted)
+         select * from unnest($1::text[], $2::text[], $3::timestamptz[], $4::int8[], $5::int8[], $6::int8[], $7::int8[])`,
+        [
+          history.map((h) => h.accountId),
+          history.map((h) => h.transferId),
+          history.map((h) => isoOfMicros(h.timeUs)),
+          history.map((h) => h.debitsPending.toString()),
+          history.map((h) => h.debitsPosted.toString()),
+          history.map((h) => h.creditsPending.toString()),
+          history.map((h) => h.creditsPosted.toString()),
+        ],
+      );
+    }
+  };
+
+  return {
+    now: currentUs,
+
+    async createAccounts(batch, callOptions = {}) {
+      if (batch.length > batchAccountsMax) throw new RangeError(`batch of ${batch.length} accounts exceeds ${batchAccountsMax}`);
+      if (batch.length === 0) return [];
+      return inRetriedTransaction(async (client) => {
+        const ids = [...new Set(batch.map((a) => a.id))].sort();
+        const { rows } = await client.query(
+          `select ${accountColumns} from ledger.accounts where id = any($1::text[])`,
+          [ids],
+        );
+        const existing = new Map<string, AccountState>();
+        for (const row of rows) existing.set(row.id, accountOfRow(row));
+        const timeUs = reserveTimes(batch.length);
+        const outcome = evaluateAccounts(batch, existing, {
+          createTimeBaseUs: timeUs,
+          segmentLengths: callOptions.segmentLengths,
+        });
+        if (outcome.created.length > 0) {
+          const created = [...outcome.created].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+          await client.query(
+            `insert into ledger.accounts (id, ledger, code, flag_debits_must_not_exceed_credits,
+               flag_credits_must_not_exceed_debits, flag_history, flag_closed, user_data, create_time)
+             select * from unnest($1::text[], $2::int8[], $3::int8[], $4::bool[], $5::bool[], $6::bool[], $7::bool[],
+               $8::text[], $9::timestamptz[])`,
+            [
+              created.map((a) => a.id),
+              created.map((a) => a.ledger),
+              created.map((a) => a.code),
+              created.map((a) => a.flags.debitsMustNotExceedCredits),
+              created.map((a) => a.flags.creditsMustNotExceedDebits),
+              created.map((a) => a.flags.history),
+              created.map((a) => a.flags.closed),
+              created.map((a) => a.userData),
+              created.map((a) => isoOfMicros(a.createTimeUs)),
+            ],
+          );
+        }
+        if (callOptions.onCommit) await callOptions.onCommit(client, { timeUs, accounts: outcome.created });
+        return outcome.results;
+      });
+    },
+
+    async createTransfers(batch, callOptions = {}) {
+      if (batch.length > batchTransfersMax) {
+        throw new RangeError(`batch of ${batch.length} transfers exceeds ${batchTransfersMax}`);
+      }
+      if (batch.length === 0) return [];
+      return inRetriedTransaction(async (client) => {
+        // 1. Lock the referenced holds, ordered by id.
+        const pendingIds = [...new Set(batch.map((t) => t.pendingId).filter((id) => id !== ""))].sort();
+        const transfers = new Map<string, StoredTransfer>();
+        if (pendingIds.length > 0) {
+          const { rows } = await client.query(
+            `select ${transferColumns} from ledger.transfers where id = any($1::text[]) order by id for update`,
+            [pendingIds],
+          );
+          for (const row of rows) transfers.set(row.id, transferOfRow(row));
+        }
+        // 2. Lock every involved account, ordered by id.
+        const accountIds = new Set<string>();
+        for (const t of batch) {
+          if (t.debitAccountId !== "") accountIds.add(t.debitAccountId);
+          if (t.creditAccountId !== "") accountIds.add(t.creditAccountId);
+        }
+        for (const hold of transfers.values()) {
+          accountIds.add(hold.debitAccountId);
+          accountIds.add(hold.creditAccountId);
+        }
+        const accounts = await lockAccounts(client, accountIds);
+        // 3. Existing transfers and failed ids with the batch's ids (read after the locks).
+        const ids = [...new Set(batch.map((t) => t.id))].sort();
+        const failedIds = new Set<string>();
+        const { rows } = await client.query(
+          `select u.id as batch_id, f.id as failed_id, ${transferColumnsOf("t.")}
+           from unnest($1::text[]) as u(id)
+           left join ledger.transfers t on t.id = u.id
+           left join ledger.failed_transfers f on f.id = u.id
+           where t.id is not null or f.id is not null`,
+          [ids],
+        );
+        for (const row of rows) {
+          if (row.failed_id !== null) failedIds.add(row.failed_id as string);
+          if (row.id !== null && !transfers.has(row.id as string)) transfers.set(row.id as string, transferOfRow(row));
+        }
+        // 4. Evaluate.
+        const timeUs = reserveTimes(batch.length);
+        const outcome = evaluateTransfers(
+          batch,
+          { accounts, transfers, failedIds },
+          { nowUs: timeUs, createTimeBaseUs: timeUs, segmentLengths: callOptions.segmentLengths },
+        );
+        // 5. Write.
+        await writeTransferEffects(
+          client,
+          outcome.created,
+          outcome.resolvedHolds,
+          outcome.accounts,
+          outcome.failed,
+          outcome.history,
+          timeUs,
+        );
+        // 6. Outbox hook.
+        if (callOptions.onCommit && (outcome.created.length > 0 || outcome.resolvedHolds.length > 0)) {
+          await callOptions.onCommit(client, {
+            timeUs,
+            transfers: outcome.created,
+            resolvedHolds: outcome.resolvedHolds,
+            accounts: outcome.accounts,
+          });
+        }
+        return outcome.results;
+      });
+    },
+
+    async lookupAccounts(ids) {
+      if (ids.length === 0) return [];
+      const { rows } = await pool.query(`select ${accountColumns} from ledger.accounts where id = any($1::text[])`, [
+        [...ids],
+      ]);
+      const found = new Map<string, AccountState>();
+      for (const row of rows) found.set(row.id, accountOfRow(row));
+      return ids.flatMap((id) => (found.has(id) ? [found.get(id) as AccountState] : []));
+    },
+
+    async lookupTransfers(ids) {
+      if (ids.length === 0) return [];
+      const { rows } = await pool.query(`select ${transferColumns} from ledger.transfers where id = any($1::text[])`, [
+        [...ids],
+      ]);
+      const found = new Map<string, StoredTransfer>();
+      for (const row of rows) found.set(row.id, transferOfRow(row));
+      return ids.flatMap((id) => (found.has(id) ? [found.get(id) as StoredTransfer] : []));
+    },
+
+    async listAccountTransfers(filter) {
+      const pageSize = filter.pageSize === undefined || filter.pageSize === 0 ? pageSizeDefault : filter.pageSize;
+      if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > pageSizeMax) {
+        throw new LedgerInputError("page_size", `must be 0..${pageSizeMax}`);
+      }
+      const cursor = filter.pageToken ? decodePageToken(filter.pageToken) : undefined;
+      const params: unknown[] = [filter.accountId];
+      const conditions: string[] = [];
+      if (filter.startTimeUs !== undefined) {
+        params.push(isoOfMicros(filter.startTimeUs));
+        conditions.push(`create_time >= $${params.length}::timestamptz`);
+      }
+      if (filter.endTimeUs !== undefined) {
+        params.push(isoOfMicros(filter.endTimeUs));
+        conditions.push(`create_time < $${params.length}::timestamptz`);
+      }
+      if (filter.code !== undefined && filter.code !== 0) {
+        params.push(filter.code);
+        conditions.push(`code = $${params.length}`);
+      }
+      if (cursor) {
+        params.push(isoOfMicros(cursor.timeUs), cursor.id);
+        conditions.push(`(create_time, id) > ($${params.length - 1}::timestamptz, $${params.length}::text)`);
+      }
+      params.push(pageSize + 1);
+      const limit = `$${params.length}`;
+      const where = conditions.map((c) => ` and ${c}`).join("");
+      const side = (column: string) =>
+        `(select ${transferColumns} from ledger.transfers where ${column} = $1${where} order by create_time, id limit ${limit})`;
+      const direction = filter.direction ?? "any";
+      const sql =
+        direction === "debits"
+          ? side("debit_account_id")
+          : direction === "credits"
+            ? side("credit_account_id")
+            : `select * from (${side("debit_account_id")} union all ${side("credit_account_id")}) s
+               order by create_time_us, id limit ${limit}`;
+      const { rows } = await pool.query(sql, params);
+      const page = rows.slice(0, pageSize).map(transferOfRow);
+      const last = page.at(-1);
+      const nextPageToken = rows.length > pageSize && last ? encodePageToken(last.createTimeUs, last.id) : "";
+      return { transfers: page, nextPageToken };
+    },
+
+    async getAccountBalances(accountId, asOfUs, historyLimit) {
+      const limit = historyLimit === undefined || historyLimit === 0 ? historyLimitDefault : historyLimit;
+      if (!Number.isInteger(limit) || limit < 0 || limit > historyLimitMax) {
+        throw new LedgerInputError("history_limit", `must be 0..${historyLimitMax}`);
+      }
+      const at = asOfUs ?? currentUs();
+      const atIso = isoOfMicros(at);
+      const found = await pool.query("select 1 from ledger.accounts where id = $1", [accountId]);
+      if (found.rowCount === 0) return undefined;
+      // A hold contributes to *_pending during [create_time, resolve_time); a POSTED transfer
+      // (plain or post record) contributes to *_posted from its create_time.
+      const { rows } = await pool.query(
+        `select
+           coalesce(sum(amount) filter (where debit_account_id = $1 and flag_pending
+             and (resolve_time is null or resolve_time > $2::timestamptz)), 0)::int8 as debits_pending,
+           coalesce(sum(amount) filter (where debit_account_id = $1 and state = ${TransferState.POSTED}), 0)::int8 as debits_posted,
+           coalesce(sum(amount) filter (where credit_account_id = $1 and flag_pending
+             and (resolve_time is null or resolve_time > $2::timestamptz)), 0)::int8 as credits_pending,
+           coalesce(sum(amount) filter (where credit_account_id = $1 and state = ${TransferState.POSTED}), 0)::int8 as credits_posted
+         from (
+           select amount, flag_pending, resolve_time, state, debit_account_id, credit_account_id
+             from ledger.transfers where debit_account_id = $1 and create_time <= $2::timestamptz
+           union all
+           select amount, flag_pending, resolve_time, state, debit_account_id, credit_account_id
+             from ledger.transfers where credit_account_id = $1 and create_time <= $2::timestamptz
+         ) s`,
+        [accountId, atIso],
+      );
+      const history =
+        limit === 0
+          ? []
+          : (
+              await pool.query(
+                `select account_id, transfer_id, ${microsOf("create_time")} as create_time_us, debits_pending,
+                   debits_posted, credits_pending, credits_posted
+                 from ledger.account_balances where account_id = $1 and create_time <= $2::timestamptz
+                 order by seq desc limit $3`,
+                [accountId, atIso, limit],
+              )
+            ).rows.map(snapshotOfRow);
+      const row = rows[0];
+      return {
+        asOf: {
+          accountId,
+          transferId: "",
+          timeUs: at,
+          debitsPending: row.debits_pending as bigint,
+          debitsPosted: row.debits_posted as bigint,
+          creditsPending: row.credits_pending as bigint,
+          creditsPosted: row.credits_posted as bigint,
+        },
+        history,
+      };
+    },
+
+    async expirePendingTransfers(nowUs, limit = expiryBatchMax, callOptions = {}) {
+      if (!Number.isInteger(limit) || limit < 1 || limit > expiryBatchMax) {
+        throw new RangeError(`expiry limit must be 1..${expiryBatchMax}`);
+      }
+      return inRetriedTransaction(async (client) => {
+        const timeUs = nowUs ?? currentUs();
+        const { rows } = await client.query(
+          `select ${transferColumns} from ledger.transfers
+           where state = ${TransferState.PENDING} and expires_at is not null and expires_at <= $1::timestamptz
+           order by expires_at limit $2 for update skip locked`,
+          [isoOfMicros(timeUs), limit],
+        );
+        if (rows.length === 0) return [];
+        const holds = rows.map(transferOfRow);
+        const accounts = await lockAccounts(
+          client,
+          holds.flatMap((h) => [h.debitAccountId, h.creditAccountId]),
+        );
+        const original = new Map([...accounts].map(([id, a]) => [id, { ...a }]));
+        const history: BalanceSnapshot[] = [];
+        for (const hold of holds) {
+          const debit = accounts.get(hold.debitAccountId);
+          const credit = accounts.get(hold.creditAccountId);
+          if (!debit || !credit) throw new Error(`ledger bug: accounts of hold ${hold.id} not found`);
+          releaseHold(hold, debit, credit, TransferState.PENDING_EXPIRED, timeUs);
+          for (const account of [debit, credit]) {
+            if (account.flags.history) {
+              history.push({
+                accountId: account.id,
+                transferId: hold.id,
+                timeUs,
+                debitsPending: account.debitsPending,
+                debitsPosted: account.debitsPosted,
+                creditsPending: account.creditsPending,
+                creditsPosted: account.creditsPosted,
+              });
+            }
+          }
+        }
+        const changed = [...accounts.values()].filter((a) => {
+          const before = original.get(a.id) as AccountState;
+          return a.debitsPending !== before.debitsPending || a.creditsPending !== before.creditsPending;
+        });
+        await writeTransferEffects(client, [], holds, changed, [], history, timeUs);
+        if (callOptions.onCommit) {
+          await callOptions.onCommit(client, { timeUs, transfers: [], resolvedHolds: holds, accounts: changed });
+        }
+        return holds.map((h) => h.id);
+      });
+    },
+
+    audit(ledger) {
+      return runAudit(pool, ledger ?? 0, currentUs());
+    },
+  };
+}
+
+/** Opaque page token: base64url of "<create_time µs>:<id>". */
+export function encodePageToken(timeUs: bigint, id: string): string {
+  return Buffer.from(`${timeUs}:${id}`, "utf8").toString("base64url");
+}
+
+/** Decodes a page token; throws LedgerInputError("page_token") when it is not one of ours. */
+export function decodePageToken(token: string): { timeUs: bigint; id: string } {
+  const text = Buffer.from(token, "base64url").toString("utf8");
+  const match = /^(-?\d{1,20}):([A-Za-z0-9_.:-]{1,64})$/.exec(text);
+  if (!match) throw new LedgerInputError("page_token", "not a token from a previous page");
+  return { timeUs: BigInt(match[1]), id: match[2] };
+}
