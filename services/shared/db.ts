@@ -11,13 +11,18 @@ export type PoolClient = pg.PoolClient;
 
 /** Creates a pg pool for `url` with a bounded size and statement timeout. */
 export function createPool(url: string, options: { max?: number; applicationName?: string } = {}): pg.Pool {
-  return new pg.Pool({
+  const pool = new pg.Pool({
     connectionString: url,
     max: options.max ?? 10,
     application_name: options.applicationName,
     statement_timeout: 30_000,
     idleTimeoutMillis: 30_000,
   });
+  // An idle client whose connection dies (server restart, admin kill) makes the pool emit
+  // "error"; pg already removed the client, and the next query opens a new connection. Without
+  // a listener the process would crash.
+  pool.on("error", () => {});
+  return pool;
 }
 
 /** Drizzle over a pool. */
@@ -83,16 +88,18 @@ export async function dropDatabase(url: string): Promise<void> {
 
 /**
  * Applies a service's drizzle-kit migrations from `folder`. Each service has its own migrations
- * table (drizzle.<schema>_migrations), so services migrate independently. A per-schema advisory lock makes
- * concurrent replicas safe.
+ * table (drizzle.<schema>_migrations). One advisory lock serializes the migrations of every
+ * service and replica starting together.
  */
 export async function applyMigrations(pool: pg.Pool, schema: string, folder: string): Promise<void> {
   const client = await pool.connect();
   try {
-    await client.query("select pg_advisory_lock(hashtext($1))", [`migrate:${schema}`]);
+    // One lock for every service's migrations: drizzle creates the shared "drizzle" schema
+    // with CREATE SCHEMA IF NOT EXISTS, which races between services starting together.
+    await client.query("select pg_advisory_lock(hashtext('payments:migrate'))");
     await migrate(drizzle(client), { migrationsFolder: folder, migrationsSchema: "drizzle", migrationsTable: `${schema}_migrations` });
   } finally {
-    await client.query("select pg_advisory_unlock(hashtext($1))", [`migrate:${schema}`]).catch(() => {});
+    await client.query("select pg_advisory_unlock(hashtext('payments:migrate'))").catch(() => {});
     client.release();
   }
 }

@@ -21,11 +21,13 @@ export interface RunningConsumer {
 
 /**
  * Runs a durable JetStream pull consumer with an inbox: for each event, in ONE database
- * transaction, inserts its id into `<schema>.inbox` (a redelivered id is a no-op) and runs
+ * transaction, inserts the event's own id (its `event_id` field; the Nats-Msg-Id header only
+ * for a message without one) into `<schema>.inbox` (a redelivered or republished event is a
+ * no-op, whatever its Nats-Msg-Id) and runs
  * `handle` with the same transaction client; commits, then acknowledges with the confirmed
  * (double) ack. A failure rolls back and naks with a delay; on the last allowed delivery the
  * event is parked in `<schema>.dead_letters` and terminated, so a poison message never blocks
- * the stream.
+ * the stream. A message that cannot be decoded is parked at once (it can never succeed).
  */
 export async function startInboxConsumer(options: {
   nc: NatsConnection;
@@ -40,9 +42,29 @@ export async function startInboxConsumer(options: {
   const consumer = await nc.jetstream().consumers.get(stream, durable);
   const messages = await consumer.consume({ max_messages: 256 });
 
+  const park = async (msg: JsMsg, eventId: string, schemaName: string, error: unknown): Promise<void> => {
+    logger.error({ err: error, event_id: eventId, subject: msg.subject }, "event parked in dead letters");
+    await pool.query(
+      `insert into ${schema}.dead_letters (event_id, subject, schema_name, payload, error) values ($1, $2, $3, $4, $5)
+       on conflict (event_id) do nothing`,
+      [eventId, msg.subject, schemaName, Buffer.from(msg.data), String((error as Error)?.stack ?? error)],
+    );
+    msg.term("dead-lettered");
+  };
+
   const processOne = async (msg: JsMsg): Promise<void> => {
-    const eventId = msg.headers?.get("Nats-Msg-Id") || `${stream}:${msg.seq}`;
+    const headerId = msg.headers?.get("Nats-Msg-Id") || `${stream}:${msg.seq}`;
     const schemaName = msg.headers?.get(schemaHeader) ?? "";
+    let message: Message;
+    try {
+      message = decodeEvent(schemaName, msg.data);
+    } catch (error) {
+      eventsConsumed.inc({ consumer: durable, outcome: "failed" });
+      await park(msg, headerId, schemaName, error);
+      return;
+    }
+    const ownId = (message as { eventId?: unknown }).eventId;
+    const eventId = typeof ownId === "string" && ownId !== "" ? ownId : headerId;
     const requestId = msg.headers?.get(requestIdHeader) || eventId;
     await requestContext.run({ requestId }, async () => {
       const client = await pool.connect();
@@ -53,7 +75,7 @@ export async function startInboxConsumer(options: {
           [eventId, msg.subject],
         );
         if (inserted.rowCount === 1) {
-          await handle(client, { eventId, subject: msg.subject, message: decodeEvent(schemaName, msg.data) });
+          await handle(client, { eventId, subject: msg.subject, message });
         }
         await client.query("commit");
         await msg.ackAck();
@@ -62,13 +84,7 @@ export async function startInboxConsumer(options: {
         await client.query("rollback").catch(() => {});
         eventsConsumed.inc({ consumer: durable, outcome: "failed" });
         if (msg.info.deliveryCount >= consumerDeliverMax) {
-          logger.error({ err: error, event_id: eventId, subject: msg.subject }, "event parked in dead letters");
-          await pool.query(
-            `insert into ${schema}.dead_letters (event_id, subject, schema_name, payload, error) values ($1, $2, $3, $4, $5)
-             on conflict (event_id) do nothing`,
-            [eventId, msg.subject, schemaName, Buffer.from(msg.data), String((error as Error)?.stack ?? error)],
-          );
-          msg.term("dead-lettered");
+          await park(msg, eventId, schemaName, error);
         } else {
           logger.warn({ err: error, event_id: eventId, delivery: msg.info.deliveryCount }, "event failed; will be redelivered");
           msg.nak(1_000 * msg.info.deliveryCount);
