@@ -39,7 +39,7 @@ await runService({
       services: [registration(AuthorizationService, handlers)],
       async start() {
         relay = await startOutboxRelay({ pool, schema, nc, logger });
-        expiry = startExpiryLoop(pool, config.NATS_SUBJECT_PREFIX, logger, intFromEnv(env, "EXPIRY_INTERVAL_MS", 60_000, 100));
+        expiry = startExpiryLoop(pool, config.NATS_SUBJECT_PREFIX, logger, intFromEnv(env, "AUTHORIZATION_EXPIRY_INTERVAL_MS", 60_000, 100));
       },
       async stop() {
         await expiry?.stop();

@@ -75,6 +75,12 @@ export async function ensureStream(nc: NatsConnection, stream: string, prefix: s
   }
 }
 
+/** Deletes both streams of a deployment (tests and throwaway demos only). */
+export async function deleteStreams(nc: NatsConnection, stream: string): Promise<void> {
+  const jsm = await nc.jetstreamManager();
+  for (const name of [stream, `${stream}_LEDGER`]) await jsm.streams.delete(name).catch(() => false);
+}
+
 /** Consumer bounds: redeliver after 30 s without ack, back off between tries, give up after
  * 10 deliveries (the consumer then parks the event in its dead-letter table). */
 export const consumerAckWaitMs = 30_000;

@@ -72,13 +72,6 @@ export async function runService(options: {
     corsOrigins: config.corsOrigins,
     logger,
   });
-  await built.start?.();
-  server.setReady(true);
-  logger.info({ grpc_port: server.grpcPort, http_port: server.httpPort }, "ready");
-  process.stdout.write(
-    `${JSON.stringify({ ready: options.name, grpc: `${config.HOST}:${server.grpcPort}`, http: `http://${config.HOST}:${server.httpPort}` })}\n`,
-  );
-
   let stopping = false;
   const shutdown = async (signal: string) => {
     if (stopping) return;
@@ -96,6 +89,13 @@ export async function runService(options: {
       process.exit(1);
     }
   };
+  // Handlers first, then the ready line: a SIGTERM sent right after it must drain, not kill.
   process.on("SIGINT", () => void shutdown("SIGINT"));
   process.on("SIGTERM", () => void shutdown("SIGTERM"));
+  await built.start?.();
+  server.setReady(true);
+  logger.info({ grpc_port: server.grpcPort, http_port: server.httpPort }, "ready");
+  process.stdout.write(
+    `${JSON.stringify({ ready: options.name, grpc: `${config.HOST}:${server.grpcPort}`, http: `http://${config.HOST}:${server.httpPort}` })}\n`,
+  );
 }

@@ -11,7 +11,9 @@ describe("card numbers", () => {
     ["340187018810220", true],
     ["4922710831011201", true],
     ["4922710831011202", false], // last digit changed
-    ["12345678901", false], // 11 digits: too short for us
+    ["630423337322", true], // 12 digits, from the slice
+    ["1234567", false], // 7 digits: below ISO/IEC 7812-1's 8
+    ["12345678903", true], // 11 digits (the slice has such cards)
     ["1234567890123456789012", false],
     ["4111-1111-1111-1111", false],
   ])("isValidPan(%s) = %s", (pan, expected) => {

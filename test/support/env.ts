@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import type { NatsConnection } from "nats";
 import { createPool, dropDatabase, ensureDatabase, withDatabase, type Pool } from "../../services/shared/db.ts";
-import { connectNats } from "../../services/shared/nats.ts";
+import { connectNats, deleteStreams } from "../../services/shared/nats.ts";
 
 /** Base URLs of the real PostgreSQL and NATS the tests use. */
 export const postgresBaseUrl = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
@@ -35,14 +35,13 @@ export function uniqueStreamNames(): { stream: string; prefix: string } {
   return { stream: `T_${suffix}`, prefix: `t${suffix}` };
 }
 
-/** Connects to the test NATS and deletes `stream` on cleanup. */
+/** Connects to the test NATS and deletes `stream` (and its `<stream>_LEDGER` twin) on cleanup. */
 export async function connectTestNats(stream: string): Promise<{ nc: NatsConnection; cleanup: () => Promise<void> }> {
   const nc = await connectNats(natsUrl, "vitest");
   return {
     nc,
     async cleanup() {
-      const jsm = await nc.jetstreamManager();
-      await jsm.streams.delete(stream).catch(() => {});
+      await deleteStreams(nc, stream);
       await nc.close();
     },
   };

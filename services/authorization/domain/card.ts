@@ -5,9 +5,9 @@ import { createHmac } from "node:crypto";
  * token at once and never stored, logged or sent to another service.
  */
 
-/** True when `pan` is 12..19 digits and passes the Luhn (mod 10) check (ISO/IEC 7812-1). */
+/** True when `pan` is 8..19 digits (the ISO/IEC 7812-1 range) and passes the Luhn (mod 10) check. */
 export function isValidPan(pan: string): boolean {
-  if (!/^\d{12,19}$/.test(pan)) return false;
+  if (!/^\d{8,19}$/.test(pan)) return false;
   let sum = 0;
   for (let index = 0; index < pan.length; index += 1) {
     let digit = pan.charCodeAt(pan.length - 1 - index) - 48;

@@ -42,7 +42,7 @@ export function requirePositiveMoney(field: string, money: Money | undefined): a
 
 export function requirePan(field: string, pan: string): void {
   if (pan === "") throw invalidArgument(field, "is required");
-  if (!isValidPan(pan)) throw invalidArgument(field, "must be 12..19 digits passing the Luhn check");
+  if (!isValidPan(pan)) throw invalidArgument(field, "must be 8..19 digits (ISO/IEC 7812-1) passing the Luhn check");
 }
 
 export function requireCardToken(field: string, token: string): void {

@@ -82,7 +82,7 @@ export declare const CreateMerchantResponseSchema: GenMessage<CreateMerchantResp
  */
 export declare type CreateCardAccountRequest = Message<"payments.authorization.v1.CreateCardAccountRequest"> & {
   /**
-   * Card number, 12..19 digits passing the Luhn check. Used only to derive the token.
+   * Card number, 8..19 digits (ISO/IEC 7812-1) passing the Luhn check. Used only to derive the token.
    *
    * @generated from field: string pan = 1;
    */
@@ -177,7 +177,7 @@ export declare type AuthorizeRequest = Message<"payments.authorization.v1.Author
    */
   card: {
     /**
-     * 12..19 digits, Luhn-valid.
+     * 8..19 digits (ISO/IEC 7812-1), Luhn-valid.
      *
      * @generated from field: string pan = 3;
      */
