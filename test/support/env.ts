@@ -16,7 +16,7 @@ export function uniqueSuffix(): string {
 export async function createTestDatabase(prefix: string): Promise<{ url: string; pool: Pool; drop: () => Promise<void> }> {
   const url = withDatabase(postgresBaseUrl, `${prefix}_${uniqueSuffix()}`);
   await ensureDatabase(url);
-  const pool = createPool(url, { max: 20, applicationName: `test-${prefix}` });
+  const pool = createPool(url, { max: 10, applicationName: `test-${prefix}` });
   // drop() force-drops the database: idle clients then get 57P01, which must not crash the run.
   pool.on("error", () => {});
   return {
