@@ -9,9 +9,6 @@ import type { ConsumedEvent } from "../shared/inbox.ts";
 import { newId } from "../shared/ids.ts";
 import { eventBodyOf, eventTypeOf, partnerIdOf } from "./domain/events.ts";
 
-/** NOTIFY channel the dispatcher listens on for new deliveries. */
-export const deliveriesChannel = "notification_deliveries";
-
 /** Durable consumer name: `<stream>_notification`. */
 export function notificationDurable(stream: string): string {
   return `${stream}_notification`;
@@ -20,8 +17,8 @@ export function notificationDurable(stream: string): string {
 /**
  * Builds the inbox handler. For an event whose partner has endpoints: stores the canonical JSON
  * body once (notification.event_bodies) and inserts one PENDING delivery per endpoint (unique
- * per endpoint and event), then NOTIFYs the dispatcher at commit. Events without a partner or
- * without endpoints only leave their inbox row. Returns the number of deliveries created.
+ * per endpoint and event); the consumer's afterCommit then wakes the dispatcher. Events
+ * without a partner or without endpoints only leave their inbox row. Returns the number of deliveries created.
  */
 export function createNotificationHandler(options: { schema?: string; subjectPrefix: string }) {
   const schema = options.schema ?? "notification";
@@ -43,7 +40,6 @@ export function createNotificationHandler(options: { schema?: string; subjectPre
        on conflict (endpoint_id, event_id) do nothing`,
       [ids, found.rows.map((row) => row.id), eventId, eventType],
     );
-    await client.query(`select pg_notify($1, '')`, [deliveriesChannel]);
     return inserted.rowCount ?? 0;
   };
 }

@@ -19,7 +19,6 @@ import { randomBytes } from "node:crypto";
 import type pg from "pg";
 import { inTransaction } from "../shared/db.ts";
 import type { Logger } from "../shared/log.ts";
-import { deliveriesChannel } from "./consumer.ts";
 import { nextRetryWaitMs } from "./domain/schedule.ts";
 import { signatureHeader, signatureHeaderValue } from "./signature.ts";
 
@@ -36,7 +35,7 @@ export interface DispatcherOptions {
   readonly endpointConcurrency: number;
   /** In-flight attempts overall in this process. */
   readonly concurrency: number;
-  /** Poll interval for retries coming due (new deliveries also wake it by NOTIFY), ms. */
+  /** Poll interval for retries coming due (new deliveries also wake it through wake()), ms. */
   readonly pollMs: number;
   readonly schema?: string;
   /** Injected for tests. */
@@ -69,7 +68,7 @@ interface ClaimedDelivery {
   body: string;
 }
 
-/** Starts the dispatcher loop (LISTEN for new deliveries plus a poll). */
+/** Starts the dispatcher loop (woken by wake() for new deliveries, plus a poll). */
 export async function startDispatcher(options: DispatcherOptions): Promise<RunningDispatcher> {
   const { pool, logger, endpointConcurrency, concurrency, attemptTimeoutMs } = options;
   const schema = options.schema ?? "notification";
@@ -228,9 +227,6 @@ export async function startDispatcher(options: DispatcherOptions): Promise<Runni
       });
   };
 
-  const listener = await pool.connect();
-  listener.on("notification", () => kick());
-  await listener.query(`listen ${deliveriesChannel}`);
   const timer = setInterval(kick, options.pollMs);
   kick();
 
@@ -243,8 +239,6 @@ export async function startDispatcher(options: DispatcherOptions): Promise<Runni
       await running;
       shutdown.abort();
       await Promise.allSettled([...attempts]);
-      await listener.query(`unlisten ${deliveriesChannel}`).catch(() => {});
-      listener.release();
     },
   };
 }

@@ -55,6 +55,8 @@ export async function buildNotification(deps: NotificationDeps): Promise<BuiltSe
         handle: async (client, event) => {
           await handle(client, event);
         },
+        // New deliveries committed: wake this process's dispatcher (no database NOTIFY).
+        afterCommit: () => dispatcher?.wake(),
       });
     },
     async stop() {

@@ -11,9 +11,6 @@ import type { ConsumedEvent } from "../shared/inbox.ts";
 import type { Logger } from "../shared/log.ts";
 import { effectsOf, InvalidEventError, type SummaryDelta, type TransactionSnapshot } from "./domain/effects.ts";
 
-/** NOTIFY channel StreamTransactions listens on; the payload is the merchant id. */
-export const transactionsChannel = "reporting_transactions";
-
 /** Durable consumer name: `<stream>_reporting`. */
 export function reportingDurable(stream: string): string {
   return `${stream}_reporting`;
@@ -104,7 +101,6 @@ export async function applySnapshot(client: pg.PoolClient, schema: string, snaps
     ],
   );
   if (result.rowCount !== 1) return false;
-  await client.query("select pg_notify($1, $2)", [transactionsChannel, snapshot.merchantId]);
   return true;
 }
 

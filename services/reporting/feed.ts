@@ -1,10 +1,4 @@
-/**
- * Wakes StreamTransactions when the consumer records a change: one LISTEN connection per
- * process on reporting_transactions (NOTIFY at commit), shared by every open stream. Streams
- * also poll, so a missed notification only delays them by the poll interval.
- */
-import type pg from "pg";
-import { transactionsChannel } from "./consumer.ts";
+/** Wakes StreamTransactions when the consumer records a change (see createChangeFeed). */
 
 export interface ChangeFeed {
   /** Resolves at the next change, after `timeoutMs`, or when `signal` aborts. */
@@ -12,7 +6,7 @@ export interface ChangeFeed {
   stop(): Promise<void>;
 }
 
-/** A feed that only sleeps (no LISTEN): for tests and as a fallback. */
+/** A feed that only sleeps: for tests. */
 export function pollingFeed(): ChangeFeed {
   return {
     wait: (signal, timeoutMs) => sleep(signal, timeoutMs, new Set()),
@@ -35,23 +29,22 @@ function sleep(signal: AbortSignal, timeoutMs: number, waiters: Set<() => void>)
   });
 }
 
-/** LISTENs on a dedicated pooled connection until stop(). */
-export async function startChangeFeed(pool: pg.Pool): Promise<ChangeFeed> {
+/**
+ * The in-process feed: the consumer calls `notify()` after each committed event, waking every
+ * open stream of this process at once (no database NOTIFY, whose cluster-wide commit lock would
+ * throttle the consumer). Streams also poll, so a change committed by another replica reaches
+ * them within the poll interval.
+ */
+export function createChangeFeed(): ChangeFeed & { notify(): void } {
   const waiters = new Set<() => void>();
-  const listener = await pool.connect();
-  listener.on("notification", () => {
+  const wakeAll = () => {
     for (const wake of [...waiters]) wake();
-  });
-  await listener.query(`listen ${transactionsChannel}`);
-  let stopped = false;
+  };
   return {
     wait: (signal, timeoutMs) => sleep(signal, timeoutMs, waiters),
+    notify: wakeAll,
     async stop() {
-      if (stopped) return;
-      stopped = true;
-      for (const wake of [...waiters]) wake();
-      await listener.query(`unlisten ${transactionsChannel}`).catch(() => {});
-      listener.release();
+      wakeAll();
     },
   };
 }

@@ -12,7 +12,7 @@ import type { BuiltService } from "../shared/process.ts";
 import { registration } from "../shared/server.ts";
 import { createReportingHandler, reportingDurable } from "./consumer.ts";
 import { ensureConsumer } from "../shared/nats.ts";
-import { startChangeFeed, type ChangeFeed } from "./feed.ts";
+import { createChangeFeed } from "./feed.ts";
 import { createReportingRoutes } from "./routes.ts";
 
 export interface ReportingDeps {
@@ -38,23 +38,27 @@ export async function buildReporting(deps: ReportingDeps): Promise<BuiltService>
   const durable = reportingDurable(deps.stream);
   await ensureConsumer(deps.nc, deps.stream, durable);
   let consumer: RunningConsumer | undefined;
-  let feed: ChangeFeed | undefined;
-  const lazyFeed: ChangeFeed = {
-    wait: (signal, timeoutMs) => (feed ? feed.wait(signal, timeoutMs) : new Promise((resolve) => setTimeout(resolve, Math.min(timeoutMs, 100)))),
-    stop: async () => feed?.stop(),
-  };
-  const routes = createReportingRoutes({ pool: deps.pool, feed: lazyFeed, streamPollMs: deps.streamPollMs });
+  const feed = createChangeFeed();
+  const routes = createReportingRoutes({ pool: deps.pool, feed, streamPollMs: deps.streamPollMs });
   const base = createReportingHandler({ logger: deps.logger });
   const handle = deps.wrapHandler ? deps.wrapHandler(base) : base;
   return {
     services: [registration(ReportingService, routes)],
     async start() {
-      feed = await startChangeFeed(deps.pool);
-      consumer = await startInboxConsumer({ nc: deps.nc, stream: deps.stream, durable, pool: deps.pool, schema: "reporting", logger: deps.logger, handle });
+      consumer = await startInboxConsumer({
+        nc: deps.nc,
+        stream: deps.stream,
+        durable,
+        pool: deps.pool,
+        schema: "reporting",
+        logger: deps.logger,
+        handle,
+        afterCommit: () => feed.notify(),
+      });
     },
     async stop() {
       await consumer?.stop();
-      await feed?.stop();
+      await feed.stop();
     },
   };
 }

@@ -37,8 +37,11 @@ export async function startInboxConsumer(options: {
   schema: string;
   logger: Logger;
   handle: (client: pg.PoolClient, event: ConsumedEvent) => Promise<void>;
+  /** Runs after an event's transaction committed (not for duplicates), e.g. to wake an
+   * in-process worker without a database NOTIFY. */
+  afterCommit?: (event: ConsumedEvent) => void;
 }): Promise<RunningConsumer> {
-  const { nc, stream, durable, pool, schema, logger, handle } = options;
+  const { nc, stream, durable, pool, schema, logger, handle, afterCommit } = options;
   const consumer = await nc.jetstream().consumers.get(stream, durable);
   const messages = await consumer.consume({ max_messages: 256 });
 
@@ -74,10 +77,10 @@ export async function startInboxConsumer(options: {
           `insert into ${schema}.inbox (event_id, subject) values ($1, $2) on conflict do nothing`,
           [eventId, msg.subject],
         );
-        if (inserted.rowCount === 1) {
-          await handle(client, { eventId, subject: msg.subject, message });
-        }
+        const event = { eventId, subject: msg.subject, message };
+        if (inserted.rowCount === 1) await handle(client, event);
         await client.query("commit");
+        if (inserted.rowCount === 1) afterCommit?.(event);
         await msg.ackAck();
         eventsConsumed.inc({ consumer: durable, outcome: inserted.rowCount === 1 ? "processed" : "duplicate" });
       } catch (error) {

@@ -9,7 +9,9 @@ import { eventsPublished } from "./telemetry.ts";
 
 /**
  * Inserts an event into `<schema>.outbox` using the caller's transaction client, so the event
- * commits (or not) together with the state change. Wakes the relay with NOTIFY at commit.
+ * commits (or not) together with the state change. No NOTIFY: PostgreSQL serializes every
+ * notifying commit of the cluster on one lock held through the WAL flush, which would cap the
+ * whole mesh's commit rate; the relay polls instead (relayPollMs).
  */
 export async function enqueueEvent<D extends DescMessage>(
   client: pg.PoolClient | pg.Client,
@@ -24,12 +26,12 @@ export async function enqueueEvent<D extends DescMessage>(
     `insert into ${schema}.outbox (event_id, subject, schema_name, payload, headers) values ($1, $2, $3, $4, $5)`,
     [eventId, subject, messageSchema.typeName, Buffer.from(toBinary(messageSchema, message)), requestId ? { [requestIdHeader]: requestId } : {}],
   );
-  await client.query(`select pg_notify($1, '')`, [`${schema}_outbox`]);
 }
 
-/** Relay batch size and the poll interval used when no NOTIFY arrives. */
+/** Relay batch size, and how long the relay waits after finding the outbox empty (an event
+ * waits at most about this long before it is published). */
 export const relayBatchMax = 500;
-export const relayPollMs = 250;
+export const relayPollMs = 50;
 
 export interface OutboxRelay {
   /** Publishes everything currently unpublished, then resolves. */
@@ -43,7 +45,8 @@ export interface OutboxRelay {
  * `FOR UPDATE SKIP LOCKED` (safe with several replicas), publishes each to JetStream with
  * Nats-Msg-Id = event id (the stream drops duplicates within its window, so a crash between
  * publish and mark is harmless), awaits every PubAck, then marks the rows published in the same
- * transaction. Woken by LISTEN/NOTIFY, with a poll as fallback.
+ * transaction. Polls every relayPollMs while the outbox is empty and runs back to back while
+ * it is not.
  */
 export async function startOutboxRelay(options: {
   pool: pg.Pool;
@@ -53,7 +56,6 @@ export async function startOutboxRelay(options: {
 }): Promise<OutboxRelay> {
   const { pool, schema, nc, logger } = options;
   const js = nc.jetstream();
-  const listener = await pool.connect();
   let stopped = false;
   let running: Promise<void> | undefined;
   let again = false;
@@ -114,8 +116,6 @@ export async function startOutboxRelay(options: {
     return running;
   };
 
-  listener.on("notification", () => void kick());
-  await listener.query(`listen ${schema}_outbox`);
   const timer = setInterval(() => void kick(), relayPollMs);
   void kick();
 
@@ -130,8 +130,6 @@ export async function startOutboxRelay(options: {
       stopped = true;
       clearInterval(timer);
       await flush();
-      await listener.query(`unlisten ${schema}_outbox`).catch(() => {});
-      listener.release();
     },
   };
 }
