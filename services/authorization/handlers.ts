@@ -41,13 +41,13 @@ import {
   requirePositiveMoney,
   timeOrNow,
 } from "./domain/validation.ts";
-import { emitAuthorizationEvent, schema, toAuthorization } from "./messages.ts";
+import { authorizationEventRecord, emitAuthorizationEvent, schema, toAuthorization } from "./messages.ts";
 import { claimKey, completeKey, markRetryable, releaseKey, requestHash } from "./store/idempotency.ts";
 import {
   findCard,
   findMerchant,
+  commitNewAuthorization,
   getAuthorization,
-  insertAuthorization,
   insertCard,
   insertMerchant,
   insertOperation,
@@ -373,45 +373,44 @@ export function createAuthorizationHandlers(deps: AuthorizationDeps): ServiceImp
           else if (result === CreateTransferResult.ID_ALREADY_FAILED) decision = declines.doNotHonor;
           else requireLedgerOk([result], hold);
         }
-        return await inTransaction(pool, async (client) => {
-          const row = await insertAuthorization(client, {
-            id: authorizationId,
-            merchantId: merchant.id,
-            partnerId: merchant.partnerId,
-            cardToken,
-            cardLast4: cardLast4 || card.cardLast4,
-            currencyCode: request.amount!.currencyCode,
-            amountMinor: request.amount!.amountMinor,
-            capturedMinor: 0n,
-            refundedMinor: 0n,
-            state: decision.approved ? "AUTHORIZED" : "DECLINED",
-            responseCode: isoCodeOf[decision.responseCode],
-            declineReason: decision.declineReason,
-            merchantAdvice: decision.approved ? "" : MerchantAdvice[decision.merchantAdvice],
-            fraudAssessmentId: fraud.assessmentId,
-            fraudScore: fraud.score,
-            fraudDeclined: fraud.declined,
-            fraudReasons: fraud.reasons,
-            fraudFallbackUsed: fraud.fallbackUsed,
-            holdTransferId: decision.approved ? holdTransferId : "",
-            holdSequence: 0,
-            merchantCategory: request.merchantCategory,
-            cardPresent: request.cardPresent,
-            businessDate: businessDateOf(eventTime),
-            eventTime,
-            expireTime: new Date(now.getTime() + settings.validityMs),
-          });
-          await emitAuthorizationEvent(client, settings.subjectPrefix, {
-            type: decision.approved ? AuthorizationEventType.APPROVED : AuthorizationEventType.DECLINED,
-            row,
-            amountMinor: row.amountMinor,
-            businessDate: row.businessDate,
-            occurTime: now,
-          });
-          const response = create(AuthorizeResponseSchema, { authorization: toAuthorization(row), replayed: false });
-          await completeKey(client, schema, "Authorize", request.idempotencyKey, toBinary(AuthorizeResponseSchema, response));
-          return response;
+        const row: AuthorizationRow = {
+          id: authorizationId,
+          merchantId: merchant.id,
+          partnerId: merchant.partnerId,
+          cardToken,
+          cardLast4: cardLast4 || card.cardLast4,
+          currencyCode: request.amount!.currencyCode,
+          amountMinor: request.amount!.amountMinor,
+          capturedMinor: 0n,
+          refundedMinor: 0n,
+          state: decision.approved ? "AUTHORIZED" : "DECLINED",
+          responseCode: isoCodeOf[decision.responseCode],
+          declineReason: decision.declineReason,
+          merchantAdvice: decision.approved ? "" : MerchantAdvice[decision.merchantAdvice],
+          fraudAssessmentId: fraud.assessmentId,
+          fraudScore: fraud.score,
+          fraudDeclined: fraud.declined,
+          fraudReasons: fraud.reasons,
+          fraudFallbackUsed: fraud.fallbackUsed,
+          holdTransferId: decision.approved ? holdTransferId : "",
+          holdSequence: 0,
+          merchantCategory: request.merchantCategory,
+          cardPresent: request.cardPresent,
+          businessDate: businessDateOf(eventTime),
+          eventTime,
+          createTime: now,
+          expireTime: new Date(now.getTime() + settings.validityMs),
+        };
+        const event = authorizationEventRecord(settings.subjectPrefix, {
+          type: decision.approved ? AuthorizationEventType.APPROVED : AuthorizationEventType.DECLINED,
+          row,
+          amountMinor: row.amountMinor,
+          businessDate: row.businessDate,
+          occurTime: now,
         });
+        const response = create(AuthorizeResponseSchema, { authorization: toAuthorization(row), replayed: false });
+        await commitNewAuthorization(pool, row, event, { method: "Authorize", key: request.idempotencyKey, response: toBinary(AuthorizeResponseSchema, response) });
+        return response;
       } catch (error) {
         await settleClaim(error, "Authorize", request.idempotencyKey);
         throw error;

@@ -11,7 +11,7 @@ import { MerchantAdvice } from "../../gen/payments/common/v1/money_pb.js";
 import { currentRequestId } from "../shared/context.ts";
 import { subjectOf } from "../shared/events.ts";
 import { newId } from "../shared/ids.ts";
-import { enqueueEvent } from "../shared/outbox.ts";
+import { insertOutboxRecord, outboxRecord, type OutboxRecord } from "../shared/outbox.ts";
 import { responseCodeOfIso } from "./domain/codes.ts";
 import type { AuthorizationRow } from "./store/repository.ts";
 
@@ -55,22 +55,26 @@ export function toAuthorization(row: AuthorizationRow): Authorization {
   });
 }
 
+/** What an AuthorizationEvent says: the event type, the snapshot after it, the money moved. */
+export interface AuthorizationEventInit {
+  type: AuthorizationEventType;
+  row: AuthorizationRow;
+  amountMinor: bigint;
+  operationId?: string;
+  businessDate: string;
+  occurTime: Date;
+}
+
 /**
  * Adds an AuthorizationEvent to the outbox inside the caller's transaction. Subject:
  * `<prefix>.authorization.v1.<type>` (approved, declined, captured, voided, refunded, expired).
  */
-export async function emitAuthorizationEvent(
-  client: pg.PoolClient,
-  subjectPrefix: string,
-  init: {
-    type: AuthorizationEventType;
-    row: AuthorizationRow;
-    amountMinor: bigint;
-    operationId?: string;
-    businessDate: string;
-    occurTime: Date;
-  },
-): Promise<void> {
+export async function emitAuthorizationEvent(client: pg.PoolClient, subjectPrefix: string, init: AuthorizationEventInit): Promise<void> {
+  await insertOutboxRecord(client, schema, authorizationEventRecord(subjectPrefix, init));
+}
+
+/** The outbox row of an AuthorizationEvent (for a statement that writes it with other rows). */
+export function authorizationEventRecord(subjectPrefix: string, init: AuthorizationEventInit): OutboxRecord {
   const eventId = newId("evt");
   const event: MessageInitShape<typeof AuthorizationEventSchema> = {
     eventId,
@@ -83,5 +87,5 @@ export async function emitAuthorizationEvent(
     businessDate: init.businessDate,
   };
   const subject = subjectOf(subjectPrefix, "authorization", AuthorizationEventType[init.type].toLowerCase());
-  await enqueueEvent(client, schema, subject, eventId, AuthorizationEventSchema, create(AuthorizationEventSchema, event));
+  return outboxRecord(subject, eventId, AuthorizationEventSchema, create(AuthorizationEventSchema, event));
 }

@@ -21,11 +21,41 @@ export async function enqueueEvent<D extends DescMessage>(
   messageSchema: D,
   message: MessageShape<D>,
 ): Promise<void> {
+  await insertOutboxRecord(client, schema, outboxRecord(subject, eventId, messageSchema, message));
+}
+
+/** Inserts an encoded outbox row with the caller's (transaction) client. */
+export async function insertOutboxRecord(client: pg.PoolClient | pg.Client, schema: string, record: OutboxRecord): Promise<void> {
+  await client.query(`insert into ${schema}.outbox (${outboxColumns}) values ($1, $2, $3, $4, $5)`, outboxValues(record));
+}
+
+/** One outbox row: the event encoded, with the current request id as a header. */
+export interface OutboxRecord {
+  readonly eventId: string;
+  readonly subject: string;
+  readonly schemaName: string;
+  readonly payload: Buffer;
+  readonly headers: Record<string, string>;
+}
+
+/** Column list of an outbox insert, in the order of outboxValues. */
+export const outboxColumns = "event_id, subject, schema_name, payload, headers";
+
+/** Encodes an event as an outbox row, for callers that write it in a statement of their own. */
+export function outboxRecord<D extends DescMessage>(subject: string, eventId: string, messageSchema: D, message: MessageShape<D>): OutboxRecord {
   const requestId = currentRequestId();
-  await client.query(
-    `insert into ${schema}.outbox (event_id, subject, schema_name, payload, headers) values ($1, $2, $3, $4, $5)`,
-    [eventId, subject, messageSchema.typeName, Buffer.from(toBinary(messageSchema, message)), requestId ? { [requestIdHeader]: requestId } : {}],
-  );
+  return {
+    eventId,
+    subject,
+    schemaName: messageSchema.typeName,
+    payload: Buffer.from(toBinary(messageSchema, message)),
+    headers: requestId ? { [requestIdHeader]: requestId } : {},
+  };
+}
+
+/** Query parameters of an outbox row, in the order of outboxColumns. */
+export function outboxValues(record: OutboxRecord): unknown[] {
+  return [record.eventId, record.subject, record.schemaName, record.payload, record.headers];
 }
 
 /** Relay batch size, and how long the relay waits after finding the outbox empty (an event

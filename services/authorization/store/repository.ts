@@ -1,4 +1,5 @@
 import type pg from "pg";
+import { outboxColumns, outboxValues, type OutboxRecord } from "../../shared/outbox.ts";
 
 /** Row shapes of the authz schema (minor units as bigint). */
 export interface MerchantRow {
@@ -117,23 +118,39 @@ export async function getAuthorization(db: Queryable, id: string, forUpdate = fa
   return result.rows[0];
 }
 
-export async function insertAuthorization(db: Queryable, row: Omit<AuthorizationRow, "createTime">): Promise<AuthorizationRow> {
-  const result = await db.query<AuthorizationRow>(
-    `insert into authz.authorizations (id, merchant_id, partner_id, card_token, card_last4, currency_code, amount_minor,
-       captured_minor, refunded_minor, state, response_code, decline_reason, merchant_advice, fraud_assessment_id,
-       fraud_score, fraud_declined, fraud_reasons, fraud_fallback_used, hold_transfer_id, hold_sequence,
-       merchant_category, card_present, business_date, event_time, expire_time)
-     values ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$22,$23,$24,$25)
-     returning ${authorizationColumns}`,
+/**
+ * Commits a new authorization in ONE statement (one round trip, one commit): the row, its
+ * outbox event and the completed idempotency key with the stored response, through
+ * data-modifying CTEs, so all three commit together or not at all.
+ */
+export async function commitNewAuthorization(
+  db: Queryable,
+  row: AuthorizationRow,
+  event: OutboxRecord,
+  key: { method: string; key: string; response: Uint8Array },
+): Promise<void> {
+  await db.query(
+    `with inserted as (
+       insert into authz.authorizations (id, merchant_id, partner_id, card_token, card_last4, currency_code, amount_minor,
+         captured_minor, refunded_minor, state, response_code, decline_reason, merchant_advice, fraud_assessment_id,
+         fraud_score, fraud_declined, fraud_reasons, fraud_fallback_used, hold_transfer_id, hold_sequence,
+         merchant_category, card_present, business_date, event_time, expire_time, create_time)
+       values ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$22,$23,$24,$25,$26)
+     ), event as (
+       insert into authz.outbox (${outboxColumns}) values ($27, $28, $29, $30, $31)
+     )
+     update authz.idempotency_keys set state = 'completed', response = $34, update_time = now()
+      where method = $32 and key = $33`,
     [
       row.id, row.merchantId, row.partnerId, row.cardToken, row.cardLast4, row.currencyCode, row.amountMinor,
       row.capturedMinor, row.refundedMinor, row.state, row.responseCode, row.declineReason, row.merchantAdvice,
       row.fraudAssessmentId, row.fraudScore, row.fraudDeclined, row.fraudReasons, row.fraudFallbackUsed,
       row.holdTransferId, row.holdSequence, row.merchantCategory, row.cardPresent, row.businessDate, row.eventTime,
-      row.expireTime,
+      row.expireTime, row.createTime,
+      ...outboxValues(event),
+      key.method, key.key, Buffer.from(key.response),
     ],
   );
-  return result.rows[0];
 }
 
 /** Writes the lifecycle fields of a locked authorization and returns the new row. */
