@@ -34,6 +34,8 @@ let pool: Pool;
 let nats: Awaited<ReturnType<typeof connectTestNats>>;
 let relay: OutboxRelay;
 const { stream, prefix } = uniqueStreamNames();
+/** Which of the concurrent plans won the freeze (any may: they race); later tests expect its amounts. */
+let winnerFactor = 0n;
 
 function plan(merchantId: string, captureMinor: bigint): PlannedBatch {
   const totals = merchantTotals(merchantId, [
@@ -75,11 +77,14 @@ afterAll(async () => {
 
 describe("settlement store and outbox (real PostgreSQL, real JetStream)", () => {
   it("freezes one plan per day even when planned concurrently with different amounts", async () => {
+    const factors = [1n, 2n, 3n, 4n];
     const attempts = await Promise.all(
-      [1n, 2n, 3n, 4n].map((factor) => freezeDayPlan(pool, day, "USD", [plan("m1", 10_000n * factor), plan("m2", 500n * factor)])),
+      factors.map((factor) => freezeDayPlan(pool, day, "USD", [plan("m1", 10_000n * factor), plan("m2", 500n * factor)])),
     );
     expect(attempts.filter((attempt) => attempt.created).length).toBe(1);
     const winner = attempts.find((attempt) => attempt.created)!;
+    winnerFactor = factors[attempts.indexOf(winner)];
+    expect(winner.batches.find((batch) => batch.id === "stl_20240301_m1")?.net).toBe(plan("m1", 10_000n * winnerFactor).net);
     for (const attempt of attempts) expect(attempt.batches).toEqual(winner.batches);
     expect(winner.batches.map((batch) => [batch.id, batch.state])).toEqual([
       ["stl_20240301_m1", "planned"],
@@ -117,7 +122,7 @@ describe("settlement store and outbox (real PostgreSQL, real JetStream)", () => 
       expect(message.schema).toBe("payments.settlement.v1.SettlementBatchSettled");
     }
     expect(published.map((message) => message.event.eventId)).toEqual(outbox.rows.map((row) => row.event_id));
-    expect(published[0].event.batch?.net?.amountMinor).toBe(10_000n - 150n - 13n - 40n);
+    expect(published[0].event.batch?.net?.amountMinor).toBe(plan("m1", 10_000n * winnerFactor).net);
     expect(published[0].event.occurTime?.seconds).toBe(BigInt(closedAt.getTime() / 1000));
   });
 
@@ -132,7 +137,7 @@ describe("settlement store and outbox (real PostgreSQL, real JetStream)", () => 
     const published = await streamMessages();
     expect(published.length).toBe(2);
     expect((await pool.query(`select 1 from ${settlementDbSchema}.outbox`)).rowCount).toBe(2);
-    expect((await getBatch(pool, "stl_20240301_m2"))?.net).toBe(500n - 8n - 1n - 12n);
+    expect((await getBatch(pool, "stl_20240301_m2"))?.net).toBe(plan("m2", 500n * winnerFactor).net);
   });
 
   it("refuses to settle a day that was never planned", async () => {
