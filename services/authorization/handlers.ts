@@ -1,4 +1,4 @@
-import { create, fromBinary, toBinary, type MessageInitShape } from "@bufbuild/protobuf";
+import { create, fromBinary, toBinary, type DescMessage, type MessageInitShape, type MessageShape } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, type Client, type ServiceImpl } from "@connectrpc/connect";
 import {
@@ -22,9 +22,9 @@ import { LedgerService } from "../../gen/payments/ledger/v1/ledger_service_pb.js
 import type { TransferSchema, AccountSchema } from "../../gen/payments/ledger/v1/ledger_pb.js";
 import { accountCodes, accountIds, transferCodes } from "../shared/chart.ts";
 import { createBreaker } from "../shared/clients.ts";
-import { inTransaction, type Pool } from "../shared/db.ts";
+import { inTransaction, type Pool, type PoolClient } from "../shared/db.ts";
 import { failedPrecondition, invalidArgument, notFound, unavailable } from "../shared/errors.ts";
-import { newId } from "../shared/ids.ts";
+import { newId, type IdPrefix } from "../shared/ids.ts";
 import type { Logger } from "../shared/log.ts";
 import { ledgerOf } from "../shared/money.ts";
 import { isoCodeOf, approved, declines, type Decision } from "./domain/codes.ts";
@@ -214,6 +214,40 @@ export function createAuthorizationHandlers(deps: AuthorizationDeps): ServiceImp
         fallbackUsed: true,
         fallbackDeclined: !allow,
       };
+    }
+  }
+
+  /**
+   * The scaffold of every call that changes an existing authorization (Capture, Void, Refund):
+   * an unknown id fails before the key is claimed; the key is claimed (an identical retry of a
+   * completed call gets the stored response, replayed = true); then, in one transaction under
+   * the authorization's row lock, `apply` checks the state, moves the ledger and writes, and the
+   * response is stored with the effect. A failing check writes nothing and releases the key
+   * (settleClaim); an unknown downstream outcome keeps it for an identical retry.
+   */
+  async function changeAuthorization<D extends DescMessage>(init: {
+    method: "Capture" | "Void" | "Refund";
+    idempotencyKey: string;
+    authorizationId: string;
+    requestBytes: Uint8Array;
+    resourcePrefix: IdPrefix;
+    responseSchema: D;
+    apply: (client: PoolClient, row: AuthorizationRow, resourceId: string) => Promise<MessageShape<D>>;
+  }): Promise<MessageShape<D>> {
+    if (!(await getAuthorization(pool, init.authorizationId))) throw notFound("authorization_id", init.authorizationId);
+    const hash = requestHash(init.method, init.requestBytes);
+    const claim = await claimKey(pool, schema, init.method, init.idempotencyKey, hash, newId(init.resourcePrefix));
+    if (claim.kind === "replay") return { ...fromBinary(init.responseSchema, claim.response), replayed: true } as MessageShape<D>;
+    try {
+      return await inTransaction(pool, async (client) => {
+        const row = (await getAuthorization(client, init.authorizationId, true))!;
+        const response = await init.apply(client, row, claim.resourceId);
+        await completeKey(client, schema, init.method, init.idempotencyKey, toBinary(init.responseSchema, response));
+        return response;
+      });
+    } catch (error) {
+      await settleClaim(error, init.method, init.idempotencyKey);
+      throw error;
     }
   }
 
@@ -430,17 +464,14 @@ export function createAuthorizationHandlers(deps: AuthorizationDeps): ServiceImp
       requireAuthorizationId(request.authorizationId);
       requirePositiveMoney("amount", request.amount);
       const eventTime = timeOrNow("event_time", request.eventTime, now);
-      // Unknown ids fail before the key is claimed; state checks run after the claim (so an
-      // identical retry of a completed call replays it) under the row lock, and a failing check
-      // releases the key: nothing is left behind.
-      if (!(await getAuthorization(pool, request.authorizationId))) throw notFound("authorization_id", request.authorizationId);
-      const hash = requestHash("Capture", toBinary(CaptureRequestSchema, request));
-      const claim = await claimKey(pool, schema, "Capture", request.idempotencyKey, hash, newId("cap"));
-      if (claim.kind === "replay") return { ...fromBinary(CaptureResponseSchema, claim.response), replayed: true };
-      const captureId = claim.resourceId;
-      try {
-        return await inTransaction(pool, async (client) => {
-          const row = (await getAuthorization(client, request.authorizationId, true))!;
+      return changeAuthorization({
+        method: "Capture",
+        idempotencyKey: request.idempotencyKey,
+        authorizationId: request.authorizationId,
+        requestBytes: toBinary(CaptureRequestSchema, request),
+        resourcePrefix: "cap",
+        responseSchema: CaptureResponseSchema,
+        apply: async (client, row, captureId) => {
           checkCapturable(row, request.amount!.currencyCode, request.amount!.amountMinor, now);
           const amount = request.amount!.amountMinor;
           const remaining = row.amountMinor - row.capturedMinor;
@@ -492,14 +523,9 @@ export function createAuthorizationHandlers(deps: AuthorizationDeps): ServiceImp
           await emitAuthorizationEvent(client, settings.subjectPrefix, {
             type: AuthorizationEventType.CAPTURED, row: updated, amountMinor: amount, operationId: captureId, businessDate, occurTime: now,
           });
-          const response = create(CaptureResponseSchema, { authorization: toAuthorization(updated), captureId, replayed: false });
-          await completeKey(client, schema, "Capture", request.idempotencyKey, toBinary(CaptureResponseSchema, response));
-          return response;
-        });
-      } catch (error) {
-        await settleClaim(error, "Capture", request.idempotencyKey);
-        throw error;
-      }
+          return create(CaptureResponseSchema, { authorization: toAuthorization(updated), captureId, replayed: false });
+        },
+      });
     },
 
     /** Void: releases the whole hold (ledger void_pending_transfer) of an authorization with
@@ -509,16 +535,14 @@ export function createAuthorizationHandlers(deps: AuthorizationDeps): ServiceImp
       requireIdempotencyKey(request.idempotencyKey);
       requireAuthorizationId(request.authorizationId);
       const eventTime = timeOrNow("event_time", request.eventTime, now);
-      // Unknown ids fail before the key is claimed; state checks run after the claim (so an
-      // identical retry of a completed call replays it) under the row lock, and a failing check
-      // releases the key: nothing is left behind.
-      if (!(await getAuthorization(pool, request.authorizationId))) throw notFound("authorization_id", request.authorizationId);
-      const hash = requestHash("Void", toBinary(VoidRequestSchema, request));
-      const claim = await claimKey(pool, schema, "Void", request.idempotencyKey, hash, newId("vd"));
-      if (claim.kind === "replay") return { ...fromBinary(VoidResponseSchema, claim.response), replayed: true };
-      try {
-        return await inTransaction(pool, async (client) => {
-          const row = (await getAuthorization(client, request.authorizationId, true))!;
+      return changeAuthorization({
+        method: "Void",
+        idempotencyKey: request.idempotencyKey,
+        authorizationId: request.authorizationId,
+        requestBytes: toBinary(VoidRequestSchema, request),
+        resourcePrefix: "vd",
+        responseSchema: VoidResponseSchema,
+        apply: async (client, row, voidId) => {
           checkVoidable(row);
           const transfers: TransferInit[] = [{ id: `void:${row.holdTransferId}`, pendingId: row.holdTransferId, flags: { voidPendingTransfer: true } }];
           requireLedgerOk(await createTransfers(transfers), transfers);
@@ -526,16 +550,11 @@ export function createAuthorizationHandlers(deps: AuthorizationDeps): ServiceImp
             capturedMinor: row.capturedMinor, refundedMinor: row.refundedMinor, state: "VOIDED", holdTransferId: row.holdTransferId, holdSequence: row.holdSequence,
           });
           await emitAuthorizationEvent(client, settings.subjectPrefix, {
-            type: AuthorizationEventType.VOIDED, row: updated, amountMinor: row.amountMinor, operationId: claim.resourceId, businessDate: businessDateOf(eventTime), occurTime: now,
+            type: AuthorizationEventType.VOIDED, row: updated, amountMinor: row.amountMinor, operationId: voidId, businessDate: businessDateOf(eventTime), occurTime: now,
           });
-          const response = create(VoidResponseSchema, { authorization: toAuthorization(updated), replayed: false });
-          await completeKey(client, schema, "Void", request.idempotencyKey, toBinary(VoidResponseSchema, response));
-          return response;
-        });
-      } catch (error) {
-        await settleClaim(error, "Void", request.idempotencyKey);
-        throw error;
-      }
+          return create(VoidResponseSchema, { authorization: toAuthorization(updated), replayed: false });
+        },
+      });
     },
 
     /** Refund: a posted transfer rfd:<refund_id> merchant -> card of at most captured - refunded
@@ -546,17 +565,14 @@ export function createAuthorizationHandlers(deps: AuthorizationDeps): ServiceImp
       requireAuthorizationId(request.authorizationId);
       requirePositiveMoney("amount", request.amount);
       const eventTime = timeOrNow("event_time", request.eventTime, now);
-      // Unknown ids fail before the key is claimed; state checks run after the claim (so an
-      // identical retry of a completed call replays it) under the row lock, and a failing check
-      // releases the key: nothing is left behind.
-      if (!(await getAuthorization(pool, request.authorizationId))) throw notFound("authorization_id", request.authorizationId);
-      const hash = requestHash("Refund", toBinary(RefundRequestSchema, request));
-      const claim = await claimKey(pool, schema, "Refund", request.idempotencyKey, hash, newId("rfd"));
-      if (claim.kind === "replay") return { ...fromBinary(RefundResponseSchema, claim.response), replayed: true };
-      const refundId = claim.resourceId;
-      try {
-        return await inTransaction(pool, async (client) => {
-          const row = (await getAuthorization(client, request.authorizationId, true))!;
+      return changeAuthorization({
+        method: "Refund",
+        idempotencyKey: request.idempotencyKey,
+        authorizationId: request.authorizationId,
+        requestBytes: toBinary(RefundRequestSchema, request),
+        resourcePrefix: "rfd",
+        responseSchema: RefundResponseSchema,
+        apply: async (client, row, refundId) => {
           const amount = request.amount!.amountMinor;
           checkRefundable(row, request.amount!.currencyCode, amount);
           const refundTransferId = `rfd:${refundId}`;
@@ -582,14 +598,9 @@ export function createAuthorizationHandlers(deps: AuthorizationDeps): ServiceImp
           await emitAuthorizationEvent(client, settings.subjectPrefix, {
             type: AuthorizationEventType.REFUNDED, row: updated, amountMinor: amount, operationId: refundId, businessDate, occurTime: now,
           });
-          const response = create(RefundResponseSchema, { authorization: toAuthorization(updated), refundId, replayed: false });
-          await completeKey(client, schema, "Refund", request.idempotencyKey, toBinary(RefundResponseSchema, response));
-          return response;
-        });
-      } catch (error) {
-        await settleClaim(error, "Refund", request.idempotencyKey);
-        throw error;
-      }
+          return create(RefundResponseSchema, { authorization: toAuthorization(updated), refundId, replayed: false });
+        },
+      });
     },
 
     /** The clearing file of a business date: captures and refunds ordered by id, paged. */

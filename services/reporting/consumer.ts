@@ -16,7 +16,9 @@ export function reportingDurable(stream: string): string {
   return `${stream}_reporting`;
 }
 
-const summaryColumns = [
+/** The additive counters of reporting.daily_summaries (minor units or counts), in one place for
+ * the consumer that adds to them and the RPCs that sum them. */
+export const summaryCounterColumns = [
   "authorization_count",
   "approved_count",
   "declined_count",
@@ -47,10 +49,10 @@ function summaryValues(delta: SummaryDelta): bigint[] {
 }
 
 const summaryUpsert = (schema: string) => `
-  insert into ${schema}.daily_summaries as s (merchant_id, business_date, currency_code, ${summaryColumns.join(", ")})
-  values ($1, $2, $3, ${summaryColumns.map((_, index) => `$${index + 4}::bigint`).join(", ")})
+  insert into ${schema}.daily_summaries as s (merchant_id, business_date, currency_code, ${summaryCounterColumns.join(", ")})
+  values ($1, $2, $3, ${summaryCounterColumns.map((_, index) => `$${index + 4}::bigint`).join(", ")})
   on conflict (merchant_id, business_date, currency_code) do update set
-    ${summaryColumns.map((column) => `${column} = s.${column} + excluded.${column}`).join(",\n    ")},
+    ${summaryCounterColumns.map((column) => `${column} = s.${column} + excluded.${column}`).join(",\n    ")},
     update_time = now()`;
 
 /** Adds a delta to its day row (and its decline code row) with the caller's transaction client. */

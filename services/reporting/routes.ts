@@ -4,6 +4,7 @@
  * on an in-memory transport. Bad input is INVALID_ARGUMENT naming the field. Amounts are int64
  * minor units summed in PostgreSQL bigint (an overflow is an error, never a wrap or a float).
  */
+import { summaryCounterColumns } from "./consumer.ts";
 import { create } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
@@ -25,19 +26,7 @@ export const daysMax = 3_660;
 /** Rows read per poll of a transaction stream. */
 export const streamBatchMax = 500;
 
-const counterColumns = [
-  "authorization_count",
-  "approved_count",
-  "declined_count",
-  "fraud_declined_count",
-  "approved_amount_minor",
-  "captured_amount_minor",
-  "refunded_amount_minor",
-  "released_amount_minor",
-  "settled_gross_minor",
-  "settled_fees_minor",
-  "settled_net_minor",
-] as const;
+const counterColumns = summaryCounterColumns;
 type CounterColumn = (typeof counterColumns)[number];
 type CounterRow = Record<CounterColumn, bigint> & { merchant_id?: string; business_date?: string; currency_code: string };
 
