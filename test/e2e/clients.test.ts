@@ -6,7 +6,7 @@
  *  - Connect over HTTP/1.1 with @connectrpc/connect-web's createConnectTransport (fetch);
  *  - a CORS preflight from a configured origin (allowed) and from another one (refused);
  *  - grpc.health.v1.Health/Check SERVING and server reflection listing the services.
- * No browser test: Chromium is not installed here (see docs/operations.md).
+ * The same from a real browser: test/browser/partner-cors.test.ts (headless Chromium).
  */
 import { readFileSync } from "node:fs";
 import { request } from "node:http";
