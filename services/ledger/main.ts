@@ -15,9 +15,11 @@ await runService({
   async build({ config, env, pool, nc, logger }) {
     const engine = createLedgerEngine(pool);
     const feedEnabled = (env.LEDGER_CHANGE_FEED ?? "on") !== "off";
+    // One feed for group commit and expiry: they share its NOTIFY throttle.
+    const feed = feedEnabled ? transfersFeed(config.NATS_SUBJECT_PREFIX) : undefined;
     const committer = createGroupCommitter(engine, {
       inFlightMax: intFromEnv(env, "LEDGER_GROUP_COMMIT_IN_FLIGHT", 2, 1, 64),
-      onCommit: feedEnabled ? transfersFeed(config.NATS_SUBJECT_PREFIX) : undefined,
+      onCommit: feed,
     });
     const handlers = createLedgerHandlers({
       engine,
@@ -35,7 +37,7 @@ await runService({
         // Holds past their timeout are released (TigerBeetle expires pending transfers itself).
         timer = setInterval(() => {
           expiring = engine
-            .expirePendingTransfers(undefined, undefined, { onCommit: feedEnabled ? transfersFeed(config.NATS_SUBJECT_PREFIX) : undefined })
+            .expirePendingTransfers(undefined, undefined, { onCommit: feed })
             .then((ids) => ids.length > 0 && logger.info({ count: ids.length }, "holds expired"))
             .catch((error) => logger.warn({ err: error }, "hold expiry failed"));
         }, expiryIntervalMs);

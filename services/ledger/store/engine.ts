@@ -1,16 +1,26 @@
 /**
  * The ledger's batch executor on PostgreSQL.
  *
- * One database transaction per batch (READ COMMITTED):
+ * One database transaction per batch (READ COMMITTED), in TWO round trips whatever the batch
+ * size (batch-sql.ts builds their text):
+ *  round trip 1 (BEGIN and three statements):
  *  1. lock the holds named by pending_id (`FOR UPDATE`, ordered by id),
- *  2. lock every involved account (`FOR UPDATE`, ordered by id: all transactions take account
- *     locks in one statement in the same order, after their hold locks, so they cannot deadlock),
- *  3. read the transfers and failed ids with the batch's ids (after the locks, so a concurrent
- *     identical request that committed first is seen and answered EXISTS),
- *  4. run the pure state machine (../domain),
- *  5. write with a constant number of statements whatever the batch size (unnest arrays),
- *     balances as absolute values computed in memory (the rows are locked),
- *  6. run the caller's onCommit(client, committed) inside the same transaction (outbox hook).
+ *  2. lock every involved account, the holds' accounts included (`FOR UPDATE`, ordered by id:
+ *     all transactions take account locks in one statement in the same order, after their hold
+ *     locks, so they cannot deadlock),
+ *  3. read the transfers and failed ids with the batch's ids (a later statement than the locks,
+ *     so a concurrent identical request that committed first is seen and answered EXISTS);
+ *  in memory:
+ *  4. run the pure state machine (../domain);
+ *  round trip 2 (statements, then COMMIT):
+ *  5. write with a constant number of statements (unnest arrays), balances as absolute values
+ *     computed in memory (the rows are locked); the updates assert their row counts in SQL;
+ *  6. the caller's onCommit hook inside the same transaction (the outbox of the change feed):
+ *     as SQL appended to this round trip when the hook offers `sqlOf`, else as a call with the
+ *     client before a separate COMMIT.
+ * Why so few round trips: on the 2-core benchmark machine a round trip to PostgreSQL cost more
+ * CPU (socket writes and wake-ups on both sides) than the statements themselves; with one
+ * round trip per statement they were a third of the ledger's CPU (docs/ledger.md, Performance).
  * Serialization failures, deadlocks and unique violations from a concurrent same-id insert
  * (40001, 40P01, 23505) are retried a bounded number of times.
  */
@@ -28,6 +38,7 @@ import {
   type TransferRequest,
 } from "../domain/model.ts";
 import { runAudit, type AuditReport } from "./audit.ts";
+import { readStatements, writeStatements, type BatchEffects } from "./batch-sql.ts";
 import {
   accountColumns,
   accountOfRow,
@@ -35,7 +46,6 @@ import {
   microsOf,
   snapshotOfRow,
   transferColumns,
-  transferColumnsOf,
   transferOfRow,
   wallClockMicros,
 } from "./rows.ts";
@@ -58,8 +68,14 @@ export interface CommittedAccounts {
   accounts: AccountState[];
 }
 
-/** Runs inside the batch's transaction before COMMIT (e.g. to insert an outbox row). */
-export type OnCommit<T> = (client: PoolClient, committed: T) => Promise<void>;
+/**
+ * Runs inside the batch's transaction before COMMIT (e.g. to insert an outbox row). A hook may
+ * also offer `sqlOf`: the same effect as ';'-terminated SQL statements, which the engine then
+ * appends to the batch's write round trip instead of calling the function (one round trip less).
+ */
+export type OnCommit<T> = ((client: PoolClient, committed: T) => Promise<void>) & {
+  readonly sqlOf?: (committed: T) => string;
+};
 
 export interface LedgerEngineOptions {
   /** µs since epoch; default wall clock. Tests inject a controllable clock. */
@@ -167,14 +183,15 @@ export function createLedgerEngine(pool: Pool, options: LedgerEngineOptions = {}
     return now > lastTimeUs ? now : lastTimeUs;
   };
 
-  const inRetriedTransaction = async <T>(fn: (client: PoolClient) => Promise<T>): Promise<T> => {
+  /**
+   * Runs `fn` (which sends its own BEGIN and COMMIT) with bounded retries of 40001/40P01/23505;
+   * on any error the transaction is rolled back before the error is retried or thrown.
+   */
+  const inRetriedAttempts = async <T>(fn: (client: PoolClient) => Promise<T>): Promise<T> => {
     for (let attempt = 1; ; attempt++) {
       const client = await pool.connect();
       try {
-        await client.query("begin");
-        const result = await fn(client);
-        await client.query("commit");
-        return result;
+        return await fn(client);
       } catch (error) {
         await client.query("rollback").catch(() => {});
         const code = (error as { code?: string }).code;
@@ -186,6 +203,15 @@ export function createLedgerEngine(pool: Pool, options: LedgerEngineOptions = {}
       await new Promise((resolve) => setTimeout(resolve, backoffMs));
     }
   };
+
+  /** BEGIN, `fn`, COMMIT, with the retries of inRetriedAttempts. */
+  const inRetriedTransaction = <T>(fn: (client: PoolClient) => Promise<T>): Promise<T> =>
+    inRetriedAttempts(async (client) => {
+      await client.query("begin");
+      const result = await fn(client);
+      await client.query("commit");
+      return result;
+    });
 
   const lockAccounts = async (client: PoolClient, ids: Iterable<string>): Promise<Map<string, AccountState>> => {
     const sorted = [...new Set(ids)].sort();
@@ -199,106 +225,20 @@ export function createLedgerEngine(pool: Pool, options: LedgerEngineOptions = {}
     return accounts;
   };
 
-  const writeTransferEffects = async (
+  /** Runs the write statements of `effects`, then the hook (as SQL when it offers sqlOf), then COMMIT. */
+  const writeAndCommit = async <T>(
     client: PoolClient,
-    created: readonly StoredTransfer[],
-    resolvedHolds: readonly StoredTransfer[],
-    accounts: readonly AccountState[],
-    failed: readonly { id: string; result: number }[],
-    history: readonly BalanceSnapshot[],
-    timeUs: bigint,
+    effects: BatchEffects,
+    hook: { onCommit: OnCommit<T>; committed: T } | undefined,
   ): Promise<void> => {
-    if (created.length > 0) {
-      const rows = [...created].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-      await client.query(
-        `insert into ledger.transfers (id, debit_account_id, credit_account_id, amount, requested_amount, pending_id,
-           ledger, code, flag_linked, flag_pending, flag_post_pending_transfer, flag_void_pending_transfer,
-           defaulted_fields, timeout_seconds, user_data, create_time, expires_at, resolve_time, state)
-         select * from unnest($1::text[], $2::text[], $3::text[], $4::int8[], $5::int8[], $6::text[], $7::int8[],
-           $8::int8[], $9::bool[], $10::bool[], $11::bool[], $12::bool[], $13::int2[], $14::int8[], $15::text[],
-           $16::timestamptz[], $17::timestamptz[], $18::timestamptz[], $19::int2[])`,
-        [
-          rows.map((t) => t.id),
-          rows.map((t) => t.debitAccountId),
-          rows.map((t) => t.creditAccountId),
-          rows.map((t) => t.amount.toString()),
-          rows.map((t) => t.requestedAmount.toString()),
-          rows.map((t) => (t.pendingId === "" ? null : t.pendingId)),
-          rows.map((t) => t.ledger),
-          rows.map((t) => t.code),
-          rows.map((t) => t.flags.linked),
-          rows.map((t) => t.flags.pending),
-          rows.map((t) => t.flags.postPendingTransfer),
-          rows.map((t) => t.flags.voidPendingTransfer),
-          rows.map((t) => t.defaultedFields),
-          rows.map((t) => t.timeoutSeconds),
-          rows.map((t) => t.userData),
-          rows.map((t) => isoOfMicros(t.createTimeUs)),
-          rows.map((t) => (t.expiresAtUs === null ? null : isoOfMicros(t.expiresAtUs))),
-          rows.map((t) => (t.resolveTimeUs === null ? null : isoOfMicros(t.resolveTimeUs))),
-          rows.map((t) => t.state),
-        ],
-      );
+    let sql = writeStatements(effects);
+    if (hook?.onCommit.sqlOf) sql += hook.onCommit.sqlOf(hook.committed);
+    else if (hook) {
+      if (sql !== "") await client.query(sql);
+      sql = "";
+      await hook.onCommit(client, hook.committed);
     }
-    if (resolvedHolds.length > 0) {
-      const result = await client.query(
-        `update ledger.transfers t set state = u.state, resolve_time = u.resolve_time
-         from unnest($1::text[], $2::int2[], $3::timestamptz[]) as u(id, state, resolve_time)
-         where t.id = u.id and t.state = ${TransferState.PENDING}`,
-        [
-          resolvedHolds.map((t) => t.id),
-          resolvedHolds.map((t) => t.state),
-          resolvedHolds.map((t) => isoOfMicros(t.resolveTimeUs as bigint)),
-        ],
-      );
-      if (result.rowCount !== resolvedHolds.length) {
-        throw new Error(`ledger bug: resolved ${result.rowCount} of ${resolvedHolds.length} locked holds`);
-      }
-    }
-    if (accounts.length > 0) {
-      const result = await client.query(
-        `update ledger.accounts a set debits_pending = u.debits_pending, debits_posted = u.debits_posted,
-           credits_pending = u.credits_pending, credits_posted = u.credits_posted
-         from unnest($1::text[], $2::int8[], $3::int8[], $4::int8[], $5::int8[])
-           as u(id, debits_pending, debits_posted, credits_pending, credits_posted)
-         where a.id = u.id`,
-        [
-          accounts.map((a) => a.id),
-          accounts.map((a) => a.debitsPending.toString()),
-          accounts.map((a) => a.debitsPosted.toString()),
-          accounts.map((a) => a.creditsPending.toString()),
-          accounts.map((a) => a.creditsPosted.toString()),
-        ],
-      );
-      if (result.rowCount !== accounts.length) {
-        throw new Error(`ledger bug: updated ${result.rowCount} of ${accounts.length} locked accounts`);
-      }
-    }
-    if (failed.length > 0) {
-      const sorted = [...failed].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-      await client.query(
-        `insert into ledger.failed_transfers (id, result, create_time)
-         select u.id, u.result, $3::timestamptz from unnest($1::text[], $2::int2[]) as u(id, result)
-         on conflict (id) do nothing`,
-        [sorted.map((f) => f.id), sorted.map((f) => f.result), isoOfMicros(timeUs)],
-      );
-    }
-    if (history.length > 0) {
-      await client.query(
-        `insert into ledger.account_balances (account_id, transfer_id, create_time, debits_pending, debits_posted,
-           credits_pending, credits_posted)
-         select * from unnest($1::text[], $2::text[], $3::timestamptz[], $4::int8[], $5::int8[], $6::int8[], $7::int8[])`,
-        [
-          history.map((h) => h.accountId),
-          history.map((h) => h.transferId),
-          history.map((h) => isoOfMicros(h.timeUs)),
-          history.map((h) => h.debitsPending.toString()),
-          history.map((h) => h.debitsPosted.toString()),
-          history.map((h) => h.creditsPending.toString()),
-          history.map((h) => h.creditsPosted.toString()),
-        ],
-      );
-    }
+    await client.query(`${sql}commit`);
   };
 
   return {
@@ -350,69 +290,54 @@ export function createLedgerEngine(pool: Pool, options: LedgerEngineOptions = {}
         throw new RangeError(`batch of ${batch.length} transfers exceeds ${batchTransfersMax}`);
       }
       if (batch.length === 0) return [];
-      return inRetriedTransaction(async (client) => {
-        // 1. Lock the referenced holds, ordered by id.
-        const pendingIds = [...new Set(batch.map((t) => t.pendingId).filter((id) => id !== ""))].sort();
-        const transfers = new Map<string, StoredTransfer>();
-        if (pendingIds.length > 0) {
-          const { rows } = await client.query(
-            `select ${transferColumns} from ledger.transfers where id = any($1::text[]) order by id for update`,
-            [pendingIds],
-          );
-          for (const row of rows) transfers.set(row.id, transferOfRow(row));
-        }
-        // 2. Lock every involved account, ordered by id.
-        const accountIds = new Set<string>();
-        for (const t of batch) {
-          if (t.debitAccountId !== "") accountIds.add(t.debitAccountId);
-          if (t.creditAccountId !== "") accountIds.add(t.creditAccountId);
-        }
-        for (const hold of transfers.values()) {
-          accountIds.add(hold.debitAccountId);
-          accountIds.add(hold.creditAccountId);
-        }
-        const accounts = await lockAccounts(client, accountIds);
-        // 3. Existing transfers and failed ids with the batch's ids (read after the locks).
-        const ids = [...new Set(batch.map((t) => t.id))].sort();
-        const failedIds = new Set<string>();
-        const { rows } = await client.query(
-          `select u.id as batch_id, f.id as failed_id, ${transferColumnsOf("t.")}
-           from unnest($1::text[]) as u(id)
-           left join ledger.transfers t on t.id = u.id
-           left join ledger.failed_transfers f on f.id = u.id
-           where t.id is not null or f.id is not null`,
-          [ids],
+      return inRetriedAttempts(async (client) => {
+        // Round trip 1: BEGIN, lock holds, lock accounts, read existing ids.
+        const accountIds: string[] = [];
+        for (const t of batch) accountIds.push(t.debitAccountId, t.creditAccountId);
+        const plan = readStatements(
+          batch.map((t) => t.id),
+          accountIds,
+          batch.map((t) => t.pendingId),
         );
-        for (const row of rows) {
-          if (row.failed_id !== null) failedIds.add(row.failed_id as string);
-          if (row.id !== null && !transfers.has(row.id as string)) transfers.set(row.id as string, transferOfRow(row));
+        const read = await client.query(plan.sql);
+        const results = (Array.isArray(read) ? read : [read]) as { rows: Record<string, unknown>[] }[];
+        const transfers = new Map<string, StoredTransfer>();
+        if (plan.holdsAt >= 0) for (const row of results[plan.holdsAt].rows) transfers.set(row.id as string, transferOfRow(row));
+        const accounts = new Map<string, AccountState>();
+        if (plan.accountsAt >= 0) for (const row of results[plan.accountsAt].rows) accounts.set(row.id as string, accountOfRow(row));
+        const failedIds = new Set<string>();
+        if (plan.existingAt >= 0) {
+          for (const row of results[plan.existingAt].rows) {
+            if (row.failed_id !== null) failedIds.add(row.failed_id as string);
+            if (row.id !== null && !transfers.has(row.id as string)) transfers.set(row.id as string, transferOfRow(row));
+          }
         }
-        // 4. Evaluate.
+        // Evaluate.
         const timeUs = reserveTimes(batch.length);
         const outcome = evaluateTransfers(
           batch,
           { accounts, transfers, failedIds },
           { nowUs: timeUs, createTimeBaseUs: timeUs, segmentLengths: callOptions.segmentLengths },
         );
-        // 5. Write.
-        await writeTransferEffects(
+        // Round trip 2: write, change feed, COMMIT.
+        const changed = outcome.created.length > 0 || outcome.resolvedHolds.length > 0;
+        await writeAndCommit(
           client,
-          outcome.created,
-          outcome.resolvedHolds,
-          outcome.accounts,
-          outcome.failed,
-          outcome.history,
-          timeUs,
-        );
-        // 6. Outbox hook.
-        if (callOptions.onCommit && (outcome.created.length > 0 || outcome.resolvedHolds.length > 0)) {
-          await callOptions.onCommit(client, {
-            timeUs,
-            transfers: outcome.created,
+          {
+            created: outcome.created,
             resolvedHolds: outcome.resolvedHolds,
             accounts: outcome.accounts,
-          });
-        }
+            failed: outcome.failed,
+            history: outcome.history,
+            timeUs,
+          },
+          callOptions.onCommit && changed
+            ? {
+                onCommit: callOptions.onCommit,
+                committed: { timeUs, transfers: outcome.created, resolvedHolds: outcome.resolvedHolds, accounts: outcome.accounts },
+              }
+            : undefined,
+        );
         return outcome.results;
       });
     },
@@ -540,15 +465,19 @@ export function createLedgerEngine(pool: Pool, options: LedgerEngineOptions = {}
       if (!Number.isInteger(limit) || limit < 1 || limit > expiryBatchMax) {
         throw new RangeError(`expiry limit must be 1..${expiryBatchMax}`);
       }
-      return inRetriedTransaction(async (client) => {
+      return inRetriedAttempts(async (client) => {
         const timeUs = nowUs ?? currentUs();
+        await client.query("begin");
         const { rows } = await client.query(
           `select ${transferColumns} from ledger.transfers
            where state = ${TransferState.PENDING} and expires_at is not null and expires_at <= $1::timestamptz
            order by expires_at limit $2 for update skip locked`,
           [isoOfMicros(timeUs), limit],
         );
-        if (rows.length === 0) return [];
+        if (rows.length === 0) {
+          await client.query("commit");
+          return [];
+        }
         const holds = rows.map(transferOfRow);
         const accounts = await lockAccounts(
           client,
@@ -579,10 +508,13 @@ export function createLedgerEngine(pool: Pool, options: LedgerEngineOptions = {}
           const before = original.get(a.id) as AccountState;
           return a.debitsPending !== before.debitsPending || a.creditsPending !== before.creditsPending;
         });
-        await writeTransferEffects(client, [], holds, changed, [], history, timeUs);
-        if (callOptions.onCommit) {
-          await callOptions.onCommit(client, { timeUs, transfers: [], resolvedHolds: holds, accounts: changed });
-        }
+        await writeAndCommit(
+          client,
+          { created: [], resolvedHolds: holds, accounts: changed, failed: [], history, timeUs },
+          callOptions.onCommit
+            ? { onCommit: callOptions.onCommit, committed: { timeUs, transfers: [], resolvedHolds: holds, accounts: changed } }
+            : undefined,
+        );
         return holds.map((h) => h.id);
       });
     },

@@ -1,0 +1,547 @@
+/**
+ * `npm run bench:ledger [-- options]`: LedgerService.CreateTransfers over gRPC (h2c), against
+ * the database's own ceiling for the same writes (pgbench), in one run.
+ *
+ *   --duration S     seconds measured per case (default 5), after --warmup S (default 1)
+ *   --cases LIST     comma-separated case names or substrings (default: all 18), e.g.
+ *                    "b1000-c8-uniform,b1-c64-uniform,b1-c64-hot"; "none" runs no gRPC case
+ *   --repeat N       run everything N times and print medians (default 1)
+ *   --accounts N     uniform accounts (default 10000)
+ *   --client raw|connect   load-generator client (default raw; see below)
+ *   --pgbench on|off        run the pgbench ceiling scripts (default on)
+ *   --json           one JSON object on stdout (the table goes to stderr)
+ *   --keep           keep the database (for EXPLAIN afterwards); dropped by default
+ *   --ledger-node-args "..."  extra node flags for the ledger child (e.g. "--cpu-prof --cpu-prof-dir=/tmp/p")
+ *
+ * What it does: starts its own ledger (`node services/ledger/main.ts`, LOG_LEVEL=warn) on a
+ * fresh database `ledger_bench_<random>`, a unique JetStream stream and subject prefix and free
+ * ports, with the change feed on (it is part of the product); creates N uniform accounts u:0..
+ * u:N-1 and one hot account (no balance limits); then runs every case: batch 1 / 100 / 1000
+ * transfers per call x 1 / 8 / 64 calls in flight (closed loop) x uniform (debit and credit
+ * drawn uniformly, distinct) / hot (every transfer credits the hot account, debits uniform).
+ * Transfer ids are unique, time-ordered ("x<case>.<counter>"), as TigerBeetle advises clients.
+ * Per case: transfers/s, calls/s, latency p50/p95/p99/max (hdr-histogram-js), CPU seconds of
+ * the ledger process and of this load generator, and every non-OK result or failed call (must
+ * be 0). Then pgbench (/usr/bin/pgbench, -M prepared) runs bench/pgbench/single.sql (64 clients)
+ * and bench/pgbench/batch.sql (8 clients) on the same tables, and the targets of issue 3 are
+ * printed with the measured ratios and PASS/FAIL. Finally the ledger's Audit must pass, the
+ * child is stopped by its PID and the database and stream are removed.
+ *
+ * Client: a raw grpc-js Client (makeUnaryRequest with protobuf-es toBinary/fromBinary) costs
+ * less CPU per call than connect's createClient over createGrpcJsTransport (measured with
+ * --client; see docs/ledger.md), so it is the default: on a 2-core machine every cycle the
+ * load generator spends is taken from the ledger and PostgreSQL.
+ */
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { cpus, loadavg, totalmem } from "node:os";
+import { parseArgs } from "node:util";
+import * as grpc from "@grpc/grpc-js";
+import { create, fromBinary, toBinary, type DescMessage } from "@bufbuild/protobuf";
+import { createClient } from "@connectrpc/connect";
+import * as hdr from "hdr-histogram-js";
+import { AccountSchema, TransferSchema, type Transfer } from "../gen/payments/ledger/v1/ledger_pb.js";
+import { CreateAccountResult, CreateTransferResult } from "../gen/payments/ledger/v1/ledger_results_pb.js";
+import {
+  AuditRequestSchema,
+  AuditResponseSchema,
+  CreateAccountsRequestSchema,
+  CreateAccountsResponseSchema,
+  CreateTransfersRequestSchema,
+  CreateTransfersResponseSchema,
+  LedgerService,
+} from "../gen/payments/ledger/v1/ledger_service_pb.js";
+import { createPool, dropDatabase, withDatabase } from "../services/shared/db.ts";
+import { createGrpcJsTransport } from "../services/shared/grpc-transport.ts";
+import { connectNats, streamNamesOf } from "../services/shared/nats.ts";
+
+const root = `${import.meta.dirname}/..`;
+const { values } = parseArgs({
+  options: {
+    duration: { type: "string", default: "5" },
+    warmup: { type: "string", default: "1" },
+    cases: { type: "string", default: "" },
+    repeat: { type: "string", default: "1" },
+    accounts: { type: "string", default: "10000" },
+    client: { type: "string", default: "raw" },
+    pgbench: { type: "string", default: "on" },
+    json: { type: "boolean", default: false },
+    keep: { type: "boolean", default: false },
+    "ledger-node-args": { type: "string", default: "" },
+  },
+});
+const say = (line: string) => process.stderr.write(`${line}\n`);
+const intArg = (name: string, text: string | undefined, min: number): number => {
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < min) {
+    say(`bench:ledger: --${name} must be an integer >= ${min}`);
+    process.exit(2);
+  }
+  return value;
+};
+const durationSeconds = intArg("duration", values.duration, 1);
+const warmupSeconds = intArg("warmup", values.warmup, 0);
+const repeat = intArg("repeat", values.repeat, 1);
+const accountCount = intArg("accounts", values.accounts, 2);
+const clientKind = values.client;
+if (clientKind !== "raw" && clientKind !== "connect") {
+  say("bench:ledger: --client must be raw or connect");
+  process.exit(2);
+}
+const runPgbench = values.pgbench !== "off";
+const callDeadlineMs = 60_000;
+const postgresBaseUrl = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
+const natsUrl = process.env.NATS_URL ?? "nats://127.0.0.1:4222";
+
+// ---------------------------------------------------------------------------------------------
+// Cases
+
+interface Case {
+  name: string;
+  batch: number;
+  concurrency: number;
+  hot: boolean;
+}
+const allCases: Case[] = [];
+for (const batch of [1, 100, 1000]) {
+  for (const concurrency of [1, 8, 64]) {
+    for (const hot of [false, true]) allCases.push({ name: `b${batch}-c${concurrency}-${hot ? "hot" : "uniform"}`, batch, concurrency, hot });
+  }
+}
+const wanted = values.cases === "" ? [] : values.cases.split(",").map((name) => name.trim()).filter(Boolean);
+const cases = wanted.length === 0 ? allCases : allCases.filter((c) => wanted.some((w) => c.name === w || c.name.includes(w)));
+
+// ---------------------------------------------------------------------------------------------
+// Load-generator clients
+
+type CreateTransfersCall = (transfers: Transfer[]) => Promise<CreateTransferResult[]>;
+
+function rawMethod<I extends DescMessage, O extends DescMessage>(client: grpc.Client, path: string, input: I, output: O) {
+  const serialize = (value: unknown) => Buffer.from(toBinary(input, value as never));
+  const deserialize = (bytes: Buffer) => fromBinary(output, bytes);
+  return (request: unknown): Promise<ReturnType<typeof deserialize>> =>
+    new Promise((resolve, reject) => {
+      client.makeUnaryRequest(path, serialize, deserialize, request, new grpc.Metadata(), { deadline: Date.now() + callDeadlineMs }, (error, response) =>
+        error ? reject(error) : resolve(response as ReturnType<typeof deserialize>),
+      );
+    });
+}
+
+function ledgerClient(target: string) {
+  const options = { "grpc.max_receive_message_length": 64 * 1024 * 1024, "grpc.max_send_message_length": 16 * 1024 * 1024 };
+  if (clientKind === "connect") {
+    const transport = createGrpcJsTransport({ baseUrl: target, defaultTimeoutMs: callDeadlineMs });
+    const client = createClient(LedgerService, transport);
+    return {
+      createTransfers: (async (transfers) => (await client.createTransfers({ transfers })).results) as CreateTransfersCall,
+      createAccounts: async (accounts: ReturnType<typeof create<typeof AccountSchema>>[]) => (await client.createAccounts({ accounts })).results,
+      audit: () => client.audit({}),
+      close: () => transport.close(),
+    };
+  }
+  const client = new grpc.Client(target, grpc.credentials.createInsecure(), options);
+  const prefix = `/${LedgerService.typeName}`;
+  const createTransfers = rawMethod(client, `${prefix}/CreateTransfers`, CreateTransfersRequestSchema, CreateTransfersResponseSchema);
+  const createAccounts = rawMethod(client, `${prefix}/CreateAccounts`, CreateAccountsRequestSchema, CreateAccountsResponseSchema);
+  const audit = rawMethod(client, `${prefix}/Audit`, AuditRequestSchema, AuditResponseSchema);
+  return {
+    createTransfers: (async (transfers) =>
+      (await createTransfers(create(CreateTransfersRequestSchema, { transfers }))).results) as CreateTransfersCall,
+    createAccounts: async (accounts: ReturnType<typeof create<typeof AccountSchema>>[]) =>
+      (await createAccounts(create(CreateAccountsRequestSchema, { accounts }))).results,
+    audit: () => audit(create(AuditRequestSchema, {})),
+    close: () => client.close(),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// The ledger child process
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      const port = typeof address === "object" && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+function startLedger(env: NodeJS.ProcessEnv): Promise<{ child: ChildProcess; grpcTarget: string }> {
+  const nodeArgs = values["ledger-node-args"].split(" ").filter(Boolean);
+  const child = spawn(process.execPath, [...nodeArgs, `${root}/services/ledger/main.ts`], { env, stdio: ["ignore", "pipe", "pipe"] });
+  return new Promise((resolve, reject) => {
+    let out = "";
+    let err = "";
+    const timer = setTimeout(() => reject(new Error(`ledger did not become ready in 30 s: ${err.slice(-2000)}`)), 30_000);
+    child.stderr?.on("data", (chunk: Buffer) => {
+      err = (err + chunk.toString()).slice(-8000);
+    });
+    child.stdout?.on("data", (chunk: Buffer) => {
+      out += chunk.toString();
+      const line = out.split("\n").find((text) => text.includes('"ready"'));
+      if (line) {
+        clearTimeout(timer);
+        child.stdout?.removeAllListeners("data");
+        child.stdout?.resume();
+        resolve({ child, grpcTarget: (JSON.parse(line) as { grpc: string }).grpc });
+      }
+    });
+    child.once("exit", (code) => {
+      clearTimeout(timer);
+      reject(new Error(`ledger exited with ${code}: ${err.slice(-2000)}`));
+    });
+  });
+}
+
+/** CPU seconds (user + system) of a process from /proc (Linux). */
+function cpuSecondsOf(pid: number): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
+    return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (100/s)
+  } catch {
+    return Number.NaN;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Running one case
+
+interface CaseResult {
+  name: string;
+  batch: number;
+  concurrency: number;
+  hot: boolean;
+  transfersPerSecond: number;
+  callsPerSecond: number;
+  p50Ms: number;
+  p95Ms: number;
+  p99Ms: number;
+  maxMs: number;
+  nonOk: number;
+  failedCalls: number;
+  ledgerCpuSeconds: number;
+  loadCpuSeconds: number;
+  seconds: number;
+}
+
+let caseNumber = 0;
+
+async function runCase(call: CreateTransfersCall, c: Case, ledgerPid: number, accountIds: string[], hotId: string): Promise<CaseResult> {
+  caseNumber++;
+  const tag = `x${caseNumber}.`;
+  let counter = 0;
+  const nextId = () => `${tag}${(++counter).toString().padStart(10, "0")}`;
+  const pick = () => Math.floor(Math.random() * accountIds.length);
+  const transferOf = (): Transfer => {
+    const debit = pick();
+    const credit = c.hot ? -1 : (debit + 1 + Math.floor(Math.random() * (accountIds.length - 1))) % accountIds.length;
+    return create(TransferSchema, {
+      id: nextId(),
+      debitAccountId: accountIds[debit],
+      creditAccountId: c.hot ? hotId : accountIds[credit],
+      amount: 1n,
+      ledger: 840,
+      code: 1,
+    });
+  };
+  const histogram = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 120_000_000, numberOfSignificantValueDigits: 3 });
+  let measuring = false;
+  let stop = false;
+  let calls = 0;
+  let transfers = 0;
+  let nonOk = 0;
+  let failedCalls = 0;
+  const nonOkSeen: Record<string, number> = {};
+  const worker = async () => {
+    while (!stop) {
+      const batch = Array.from({ length: c.batch }, transferOf);
+      const started = performance.now();
+      try {
+        const results = await call(batch);
+        const elapsedUs = Math.max(1, Math.round((performance.now() - started) * 1000));
+        let bad = 0;
+        for (const result of results) {
+          if (result !== CreateTransferResult.OK) {
+            bad++;
+            const name = CreateTransferResult[result] ?? String(result);
+            nonOkSeen[name] = (nonOkSeen[name] ?? 0) + 1;
+          }
+        }
+        if (measuring) {
+          histogram.recordValue(elapsedUs);
+          calls++;
+          transfers += results.length;
+          nonOk += bad;
+        } else if (bad > 0) nonOk += bad;
+      } catch (error) {
+        failedCalls++;
+        if (failedCalls <= 3) say(`  ${c.name}: call failed: ${(error as Error).message}`);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    }
+  };
+  const workers = Array.from({ length: c.concurrency }, worker);
+  await new Promise((resolve) => setTimeout(resolve, warmupSeconds * 1000));
+  measuring = true;
+  const ledgerCpu0 = cpuSecondsOf(ledgerPid);
+  const loadCpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  await new Promise((resolve) => setTimeout(resolve, durationSeconds * 1000));
+  measuring = false;
+  const seconds = (performance.now() - t0) / 1000;
+  const ledgerCpuSeconds = cpuSecondsOf(ledgerPid) - ledgerCpu0;
+  const loadCpu = process.cpuUsage(loadCpu0);
+  stop = true;
+  await Promise.all(workers);
+  if (Object.keys(nonOkSeen).length > 0) say(`  ${c.name}: non-OK results ${JSON.stringify(nonOkSeen)}`);
+  const ms = (percentile: number) => histogram.getValueAtPercentile(percentile) / 1000;
+  return {
+    name: c.name,
+    batch: c.batch,
+    concurrency: c.concurrency,
+    hot: c.hot,
+    transfersPerSecond: transfers / seconds,
+    callsPerSecond: calls / seconds,
+    p50Ms: ms(50),
+    p95Ms: ms(95),
+    p99Ms: ms(99),
+    maxMs: histogram.maxValue / 1000,
+    nonOk,
+    failedCalls,
+    ledgerCpuSeconds,
+    loadCpuSeconds: (loadCpu.user + loadCpu.system) / 1e6,
+    seconds,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// pgbench
+
+interface PgbenchResult {
+  script: string;
+  clients: number;
+  transfersPerTransaction: number;
+  tps: number;
+  transfersPerSecond: number;
+  latencyAverageMs: number;
+  failed: number;
+}
+
+function pgbench(url: string, script: "single" | "batch", clients: number): PgbenchResult {
+  const transfersPerTransaction = script === "single" ? 1 : 1000;
+  const args = [
+    "-n", "-M", "prepared", "-c", String(clients), "-j", "2", "-T", String(durationSeconds),
+    "-D", `accounts=${accountCount}`, "-f", `${root}/bench/pgbench/${script}.sql`, url,
+  ];
+  const result = spawnSync("/usr/bin/pgbench", args, { encoding: "utf8" });
+  if (result.status !== 0) throw new Error(`pgbench ${script} failed: ${result.stderr || result.stdout}`);
+  const tps = Number(/tps = ([\d.]+)/.exec(result.stdout)?.[1] ?? Number.NaN);
+  const latencyAverageMs = Number(/latency average = ([\d.]+) ms/.exec(result.stdout)?.[1] ?? Number.NaN);
+  const failed = Number(/number of failed transactions: (\d+)/.exec(result.stdout)?.[1] ?? 0);
+  return { script, clients, transfersPerTransaction, tps, transfersPerSecond: tps * transfersPerTransaction, latencyAverageMs, failed };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reporting
+
+const median = (numbers: number[]): number => {
+  const sorted = [...numbers].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+};
+
+function medianOf<T extends Record<string, unknown>>(runs: T[]): T {
+  const first = runs[0];
+  const out: Record<string, unknown> = { ...first };
+  for (const [key, value] of Object.entries(first)) {
+    if (typeof value === "number") out[key] = median(runs.map((run) => run[key] as number));
+  }
+  if ("nonOk" in first) out.nonOk = runs.reduce((sum, run) => sum + (run.nonOk as number), 0);
+  if ("failedCalls" in first) out.failedCalls = runs.reduce((sum, run) => sum + (run.failedCalls as number), 0);
+  return out as T;
+}
+
+const fixed = (value: number, digits = 0) => (Number.isFinite(value) ? value.toFixed(digits) : "-");
+
+function tableOf(results: CaseResult[]): string {
+  const header = "| case | transfers/s | calls/s | p50 ms | p95 ms | p99 ms | max ms | non-OK | failed calls | ledger CPU s/s | load CPU s/s |";
+  const rule = "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|";
+  const rows = results.map(
+    (r) =>
+      `| ${r.name} | ${fixed(r.transfersPerSecond)} | ${fixed(r.callsPerSecond)} | ${fixed(r.p50Ms, 1)} | ${fixed(r.p95Ms, 1)} | ${fixed(r.p99Ms, 1)} | ${fixed(r.maxMs, 1)} | ${r.nonOk} | ${r.failedCalls} | ${fixed(r.ledgerCpuSeconds / r.seconds, 2)} | ${fixed(r.loadCpuSeconds / r.seconds, 2)} |`,
+  );
+  return [header, rule, ...rows].join("\n");
+}
+
+interface Target {
+  name: string;
+  measured: string;
+  goal: string;
+  pass: boolean | undefined;
+}
+
+function targetsOf(results: CaseResult[], single: PgbenchResult | undefined, batch: PgbenchResult | undefined): Target[] {
+  const find = (name: string) => results.find((r) => r.name === name);
+  const targets: Target[] = [];
+  const b1000 = find("b1000-c8-uniform");
+  if (b1000) {
+    targets.push({ name: "b1000-c8-uniform transfers/s", measured: fixed(b1000.transfersPerSecond), goal: ">= 20000", pass: b1000.transfersPerSecond >= 20_000 });
+    if (batch) {
+      const ratio = b1000.transfersPerSecond / batch.transfersPerSecond;
+      targets.push({ name: "b1000-c8-uniform / pgbench batch.sql (8 clients)", measured: `${ratio.toFixed(2)}x (${fixed(batch.transfersPerSecond)}/s)`, goal: ">= 0.70x", pass: ratio >= 0.7 });
+    }
+  }
+  const b1 = find("b1-c64-uniform");
+  if (b1) {
+    targets.push({ name: "b1-c64-uniform transfers/s", measured: fixed(b1.transfersPerSecond), goal: ">= 5000", pass: b1.transfersPerSecond >= 5_000 });
+    targets.push({ name: "b1-c64-uniform p99", measured: `${fixed(b1.p99Ms, 1)} ms`, goal: "<= 30 ms", pass: b1.p99Ms <= 30 });
+    if (single) {
+      const ratio = b1.transfersPerSecond / single.transfersPerSecond;
+      targets.push({ name: "b1-c64-uniform / pgbench single.sql (64 clients)", measured: `${ratio.toFixed(2)}x (${fixed(single.transfersPerSecond)}/s)`, goal: ">= 1.50x", pass: ratio >= 1.5 });
+    }
+    const hot = find("b1-c64-hot");
+    if (hot) {
+      const ratio = hot.transfersPerSecond / b1.transfersPerSecond;
+      targets.push({ name: "b1-c64-hot / b1-c64-uniform", measured: `${ratio.toFixed(2)}x (${fixed(hot.transfersPerSecond)}/s)`, goal: ">= 0.80x", pass: ratio >= 0.8 });
+    }
+  }
+  for (const r of results) {
+    if (r.nonOk > 0 || r.failedCalls > 0) targets.push({ name: `${r.name} non-OK / failed`, measured: `${r.nonOk} / ${r.failedCalls}`, goal: "0 / 0", pass: false });
+  }
+  return targets;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Main
+
+const suffix = randomBytes(4).toString("hex");
+const databaseUrl = withDatabase(postgresBaseUrl, `ledger_bench_${suffix}`);
+const stream = `LEDGER_BENCH_${suffix}`;
+const subjectPrefix = `lbench${suffix}`;
+const [grpcPort, httpPort] = [await freePort(), await freePort()];
+const env: NodeJS.ProcessEnv = {
+  ...process.env,
+  DATABASE_URL: databaseUrl,
+  NATS_URL: natsUrl,
+  NATS_STREAM: stream,
+  NATS_SUBJECT_PREFIX: subjectPrefix,
+  LEDGER_GRPC_PORT: String(grpcPort),
+  LEDGER_HTTP_PORT: String(httpPort),
+  LOG_LEVEL: "warn",
+};
+say(
+  `bench:ledger: ${cpus().length} CPU(s) ${cpus()[0]?.model ?? ""}, ${Math.round(totalmem() / 2 ** 30)} GiB, load average ${loadavg().map((l) => l.toFixed(2)).join(" ")}; ` +
+    `${cases.length} case(s) x ${durationSeconds} s (+${warmupSeconds} s warm-up) x ${repeat}, client ${clientKind}, database ${databaseUrl.replace(/^.*\//, "")}`,
+);
+let ledger: ChildProcess | undefined;
+let exitCode = 0;
+let client: ReturnType<typeof ledgerClient> | undefined;
+try {
+  const started = await startLedger(env);
+  ledger = started.child;
+  const ledgerPid = ledger.pid as number;
+  client = ledgerClient(started.grpcTarget);
+  const accountIds = Array.from({ length: accountCount }, (_, i) => `u:${i}`);
+  const hotId = "hot";
+  const allAccounts = [...accountIds, hotId];
+  for (let start = 0; start < allAccounts.length; start += 5000) {
+    const results = await client.createAccounts(
+      allAccounts.slice(start, start + 5000).map((id) => create(AccountSchema, { id, ledger: 840, code: 1 })),
+    );
+    const bad = results.filter((r) => r !== CreateAccountResult.OK && r !== CreateAccountResult.EXISTS);
+    if (bad.length > 0) throw new Error(`CreateAccounts: ${bad.map((r) => CreateAccountResult[r]).join(",")}`);
+  }
+  const setupPool = createPool(databaseUrl, { max: 1, applicationName: "bench-ledger" });
+  await setupPool.query(readFileSync(`${root}/bench/pgbench/setup.sql`, "utf8"));
+  await setupPool.query("vacuum analyze ledger.accounts");
+  await setupPool.end();
+  say(`ledger pid ${ledgerPid} at ${started.grpcTarget}; ${allAccounts.length} accounts created`);
+
+  const runs: CaseResult[][] = cases.map(() => []);
+  const singles: PgbenchResult[] = [];
+  const batches: PgbenchResult[] = [];
+  for (let round = 1; round <= repeat; round++) {
+    for (const [index, c] of cases.entries()) {
+      const result = await runCase(client.createTransfers, c, ledgerPid, accountIds, hotId);
+      runs[index].push(result);
+      say(
+        `${repeat > 1 ? `[${round}/${repeat}] ` : ""}${c.name.padEnd(18)} ${fixed(result.transfersPerSecond).padStart(7)} transfers/s ` +
+          `${fixed(result.callsPerSecond).padStart(6)} calls/s  p50 ${fixed(result.p50Ms, 1)} p99 ${fixed(result.p99Ms, 1)} ms  ` +
+          `ledger CPU ${fixed(result.ledgerCpuSeconds / result.seconds, 2)}  load CPU ${fixed(result.loadCpuSeconds / result.seconds, 2)}` +
+          `${result.nonOk + result.failedCalls > 0 ? `  NON-OK ${result.nonOk} FAILED ${result.failedCalls}` : ""}`,
+      );
+    }
+    if (runPgbench) {
+      const single = pgbench(databaseUrl, "single", 64);
+      const batch = pgbench(databaseUrl, "batch", 8);
+      singles.push(single);
+      batches.push(batch);
+      say(
+        `${repeat > 1 ? `[${round}/${repeat}] ` : ""}pgbench single.sql 64 clients ${fixed(single.transfersPerSecond)} transfers/s (avg ${fixed(single.latencyAverageMs, 1)} ms); ` +
+          `batch.sql 8 clients ${fixed(batch.transfersPerSecond)} transfers/s (${fixed(batch.tps, 1)} tx/s, avg ${fixed(batch.latencyAverageMs, 1)} ms)`,
+      );
+    }
+  }
+  const results = runs.map((caseRuns) => medianOf(caseRuns as unknown as Record<string, unknown>[]) as unknown as CaseResult);
+  const single = singles.length > 0 ? medianOf(singles as unknown as Record<string, unknown>[]) as unknown as PgbenchResult : undefined;
+  const batch = batches.length > 0 ? medianOf(batches as unknown as Record<string, unknown>[]) as unknown as PgbenchResult : undefined;
+
+  const audit = await client.audit();
+  const targets = targetsOf(results, single, batch);
+  targets.push({ name: "ledger Audit after the run", measured: audit.ok ? "ok" : audit.violations.slice(0, 3).join("; "), goal: "ok", pass: audit.ok });
+
+  say(`\n${repeat > 1 ? `medians of ${repeat} runs\n` : ""}${tableOf(results)}`);
+  if (single && batch) {
+    say(`\n| pgbench script | clients | transfers/tx | tx/s | transfers/s | latency avg ms | failed |\n|---|---:|---:|---:|---:|---:|---:|`);
+    for (const p of [single, batch]) {
+      say(`| ${p.script}.sql | ${p.clients} | ${p.transfersPerTransaction} | ${fixed(p.tps, 1)} | ${fixed(p.transfersPerSecond)} | ${fixed(p.latencyAverageMs, 1)} | ${p.failed} |`);
+    }
+  }
+  say(`\n| target | measured | goal | verdict |\n|---|---|---|---|`);
+  for (const t of targets) say(`| ${t.name} | ${t.measured} | ${t.goal} | ${t.pass === undefined ? "-" : t.pass ? "PASS" : "FAIL"} |`);
+  if (targets.some((t) => t.pass === false)) exitCode = 1;
+  if (values.json) {
+    process.stdout.write(
+      `${JSON.stringify({
+        machine: { cpus: cpus().length, model: cpus()[0]?.model, memoryGiB: Math.round(totalmem() / 2 ** 30), loadAverage: loadavg() },
+        date: new Date().toISOString(),
+        durationSeconds,
+        repeat,
+        client: clientKind,
+        cases: results,
+        pgbench: { single, batch },
+        targets,
+        audit: { ok: audit.ok, violations: audit.violations },
+      })}\n`,
+    );
+  }
+} catch (error) {
+  say(`bench:ledger failed: ${(error as Error).stack ?? error}`);
+  exitCode = 2;
+} finally {
+  client?.close();
+  if (ledger && ledger.exitCode === null) {
+    const exited = new Promise((resolve) => ledger?.once("exit", resolve));
+    process.kill(ledger.pid as number, "SIGTERM");
+    const timer = setTimeout(() => ledger?.pid && process.kill(ledger.pid, "SIGKILL"), 15_000);
+    await exited;
+    clearTimeout(timer);
+  }
+  if (!values.keep) {
+    await dropDatabase(databaseUrl).catch((error) => say(`drop database failed: ${(error as Error).message}`));
+    try {
+      const nc = await connectNats(natsUrl, "bench-ledger");
+      const jsm = await nc.jetstreamManager();
+      for (const { name } of streamNamesOf(stream, subjectPrefix)) await jsm.streams.delete(name).catch(() => {});
+      await nc.close();
+    } catch (error) {
+      say(`stream cleanup failed: ${(error as Error).message}`);
+    }
+  } else say(`kept database ${databaseUrl} and stream ${stream}`);
+}
+process.exit(exitCode);
