@@ -1,6 +1,6 @@
 /**
- * `npm run bench -- [options]`: a closed-loop gRPC load runner with @grpc/grpc-js (the
- * reference Node client), built from the protobuf-es descriptors (toBinary/fromBinary).
+ * `npm run bench -- [options]`: a closed-loop gRPC load runner, built from the protobuf-es
+ * descriptors (toBinary/fromBinary), over a lean HTTP/2 gRPC client (default) or @grpc/grpc-js.
  *
  *   --mode authorize | authorize-capture | ledger-transfers   (default authorize)
  *   --concurrency C     calls in flight (default 32)
@@ -11,6 +11,8 @@
  *   --target host:port  authorization gRPC (default 127.0.0.1:$AUTHORIZATION_GRPC_PORT or 50051)
  *   --ledger-target host:port  ledger gRPC (default 127.0.0.1:$LEDGER_GRPC_PORT or 50053)
  *   --deadline-ms D     per-call deadline (default 5000)
+ *   --client h2|grpc-js load-generator client (default h2: bench/lib/h2-grpc-transport.ts,
+ *                       about a third of grpc-js's CPU per call; grpc-js: the reference client)
  *   --json              one JSON object on stdout
  *
  * Setup: a bench merchant (m_bench, partner_bench) and a pool of Luhn-valid synthetic cards
@@ -21,14 +23,16 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import { parseArgs } from "node:util";
 import * as grpc from "@grpc/grpc-js";
-import { create } from "@bufbuild/protobuf";
+import { create, type DescService } from "@bufbuild/protobuf";
+import { createClient } from "@connectrpc/connect";
 import { AuthorizationService } from "../gen/payments/authorization/v1/authorization_service_pb.js";
 import { MoneySchema } from "../gen/payments/common/v1/money_pb.js";
 import { LedgerService } from "../gen/payments/ledger/v1/ledger_service_pb.js";
 import { AccountSchema, TransferSchema } from "../gen/payments/ledger/v1/ledger_pb.js";
 import { CreateAccountResult, CreateTransferResult } from "../gen/payments/ledger/v1/ledger_results_pb.js";
 import { bump, latencyRecorder, toJson } from "../scripts/lib/stats.ts";
-import { grpcClientOf, luhnPan } from "../scripts/lib/grpc-generic.ts";
+import { grpcClientOf, luhnPan, type Unary } from "../scripts/lib/grpc-generic.ts";
+import { createH2GrpcTransport } from "./lib/h2-grpc-transport.ts";
 
 const { values } = parseArgs({
   options: {
@@ -42,6 +46,7 @@ const { values } = parseArgs({
     target: { type: "string", default: `127.0.0.1:${process.env.AUTHORIZATION_GRPC_PORT ?? "50051"}` },
     "ledger-target": { type: "string", default: `127.0.0.1:${process.env.LEDGER_GRPC_PORT ?? "50053"}` },
     "deadline-ms": { type: "string", default: "5000" },
+    client: { type: "string", default: "h2" },
     json: { type: "boolean", default: false },
   },
 });
@@ -66,10 +71,32 @@ const cardCount = int("cards", values.cards, 1);
 const batch = int("batch", values.batch, 1);
 const deadlineMs = int("deadline-ms", values["deadline-ms"], 1);
 const say = (line: string) => process.stderr.write(`bench: ${line}\n`);
+const clientKind = values.client;
+if (clientKind !== "h2" && clientKind !== "grpc-js") {
+  say("--client must be h2 or grpc-js");
+  process.exit(2);
+}
+
+/** The same call shape as grpcClientOf, over the lean HTTP/2 transport. */
+function h2ClientOf(service: DescService, target: string): Record<string, Unary> & { close(): void } {
+  const transport = createH2GrpcTransport({ baseUrl: target, defaultTimeoutMs: deadlineMs });
+  const client = createClient(service, transport) as unknown as Record<string, (request: unknown, options: { timeoutMs?: number }) => Promise<unknown>>;
+  const calls: Record<string, Unary> = {};
+  for (const method of service.methods) {
+    calls[method.localName] = (request, options = {}) => client[method.localName](request, { timeoutMs: options.deadlineMs });
+  }
+  return Object.assign(calls, { close: () => transport.close() });
+}
 
 const isLedger = mode === "ledger-transfers";
 const target = isLedger ? values["ledger-target"] : values.target;
-const clients = Array.from({ length: connections }, (_, index) => grpcClientOf(isLedger ? LedgerService : AuthorizationService, target, index));
+const service = isLedger ? LedgerService : AuthorizationService;
+// --client h2 (default): the lean HTTP/2 gRPC client of bench/lib/h2-grpc-transport.ts, about a
+// third of grpc-js's CPU per call, so the load generator takes less of the cores it shares with
+// the mesh; --client grpc-js: @grpc/grpc-js, the reference Node client.
+const clients = Array.from({ length: connections }, (_, index) =>
+  clientKind === "grpc-js" ? grpcClientOf(service, target, index) : h2ClientOf(service, target),
+);
 const setup = clients[0];
 const run = randomBytes(4).toString("hex");
 const usd = (amountMinor: bigint) => create(MoneySchema, { currencyCode: "USD", amountMinor });

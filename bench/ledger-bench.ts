@@ -54,6 +54,7 @@ import {
   LedgerService,
 } from "../gen/payments/ledger/v1/ledger_service_pb.js";
 import { createPool, dropDatabase, withDatabase } from "../services/shared/db.ts";
+import { createH2GrpcTransport } from "./lib/h2-grpc-transport.ts";
 import { createGrpcJsTransport } from "../services/shared/grpc-transport.ts";
 import { connectNats, streamNamesOf } from "../services/shared/nats.ts";
 
@@ -65,7 +66,7 @@ const { values } = parseArgs({
     cases: { type: "string", default: "" },
     repeat: { type: "string", default: "1" },
     accounts: { type: "string", default: "10000" },
-    client: { type: "string", default: "raw" },
+    client: { type: "string", default: "h2" },
     pgbench: { type: "string", default: "on" },
     json: { type: "boolean", default: false },
     keep: { type: "boolean", default: false },
@@ -86,8 +87,8 @@ const warmupSeconds = intArg("warmup", values.warmup, 0);
 const repeat = intArg("repeat", values.repeat, 1);
 const accountCount = intArg("accounts", values.accounts, 2);
 const clientKind = values.client;
-if (clientKind !== "raw" && clientKind !== "connect") {
-  say("bench:ledger: --client must be raw or connect");
+if (clientKind !== "h2" && clientKind !== "raw" && clientKind !== "connect") {
+  say("bench:ledger: --client must be h2, raw or connect");
   process.exit(2);
 }
 const runPgbench = values.pgbench !== "off";
@@ -131,8 +132,11 @@ function rawMethod<I extends DescMessage, O extends DescMessage>(client: grpc.Cl
 
 function ledgerClient(target: string) {
   const options = { "grpc.max_receive_message_length": 64 * 1024 * 1024, "grpc.max_send_message_length": 16 * 1024 * 1024 };
-  if (clientKind === "connect") {
-    const transport = createGrpcJsTransport({ baseUrl: target, defaultTimeoutMs: callDeadlineMs });
+  if (clientKind === "connect" || clientKind === "h2") {
+    const transport =
+      clientKind === "h2"
+        ? createH2GrpcTransport({ baseUrl: target, defaultTimeoutMs: callDeadlineMs })
+        : createGrpcJsTransport({ baseUrl: target, defaultTimeoutMs: callDeadlineMs });
     const client = createClient(LedgerService, transport);
     return {
       createTransfers: (async (transfers) => (await client.createTransfers({ transfers })).results) as CreateTransfersCall,
