@@ -78,7 +78,7 @@ function summaryOf(row: CounterRow, declines: Record<string, bigint>, merchantId
  * joined by "|".
  */
 async function aggregate(
-  pool: pg.Pool,
+  pool: pg.Pool | pg.PoolClient,
   schema: string,
   groupBy: readonly ("business_date" | "currency_code")[],
   filter: { merchantId: string; startDate: string; endDate: string },
@@ -195,12 +195,24 @@ export function createReportingRoutes(deps: { pool: pg.Pool; feed?: ChangeFeed; 
 
     /** Per-currency totals across all merchants and days, and the distinct events processed (inbox rows). */
     async getTotals() {
-      const totals = await aggregate(pool, schema, ["currency_code"], { merchantId: "", startDate: "", endDate: "" });
-      const events = await pool.query<{ count: bigint }>(`select count(*) as count from ${schema}.inbox`);
-      return {
-        totals: totals.map(({ row, declines }) => summaryOf(row, declines, "", "")),
-        eventsProcessed: events.rows[0].count,
-      };
+      // One snapshot for both reads: a consumer commit landing between them would otherwise
+      // report events as processed whose effects the totals do not show yet.
+      const client = await pool.connect();
+      try {
+        await client.query("begin isolation level repeatable read read only");
+        const totals = await aggregate(client, schema, ["currency_code"], { merchantId: "", startDate: "", endDate: "" });
+        const events = await client.query<{ count: bigint }>(`select count(*) as count from ${schema}.inbox`);
+        await client.query("commit");
+        return {
+          totals: totals.map(({ row, declines }) => summaryOf(row, declines, "", "")),
+          eventsProcessed: events.rows[0].count,
+        };
+      } catch (error) {
+        await client.query("rollback").catch(() => {});
+        throw error;
+      } finally {
+        client.release();
+      }
     },
 
     /** A merchant's transactions, newest event time first; page_size 0 = 100, else 1..1000. */

@@ -14,20 +14,24 @@ export interface ConsumedEvent {
   readonly message: Message;
 }
 
+/** Events applied in one transaction at most (what is already delivered, up to this many). */
+export const inboxBatchMax = 256;
+
 export interface RunningConsumer {
   /** Stops pulling, finishes the event in hand, and resolves. */
   stop(): Promise<void>;
 }
 
 /**
- * Runs a durable JetStream pull consumer with an inbox: for each event, in ONE database
- * transaction, inserts the event's own id (its `event_id` field; the Nats-Msg-Id header only
- * for a message without one) into `<schema>.inbox` (a redelivered or republished event is a
- * no-op, whatever its Nats-Msg-Id) and runs
- * `handle` with the same transaction client; commits, then acknowledges with the confirmed
- * (double) ack. A failure rolls back and naks with a delay; on the last allowed delivery the
- * event is parked in `<schema>.dead_letters` and terminated, so a poison message never blocks
- * the stream. A message that cannot be decoded is parked at once (it can never succeed).
+ * Runs a durable JetStream pull consumer with an inbox. Each event is applied in a database
+ * transaction that also inserts its own id (its `event_id` field; the Nats-Msg-Id header only
+ * for a message without one) into `<schema>.inbox`, so a redelivered or republished event is a
+ * no-op whatever its Nats-Msg-Id; `handle` runs with that transaction's client. Messages already
+ * delivered are applied together, up to inboxBatchMax per transaction (one commit for many),
+ * then acknowledged with the confirmed (double) ack. If a shared transaction fails, each of its
+ * events is retried alone: a failure rolls back and naks with a growing delay, and on the last
+ * allowed delivery the event is parked in `<schema>.dead_letters` and terminated, so a poison
+ * message never blocks the stream. A message that cannot be decoded is parked at once.
  */
 export async function startInboxConsumer(options: {
   nc: NatsConnection;
@@ -55,7 +59,16 @@ export async function startInboxConsumer(options: {
     msg.term("dead-lettered");
   };
 
-  const processOne = async (msg: JsMsg): Promise<void> => {
+  /** A message decoded, with its event id (the event's own, else the header's) and request id. */
+  interface Decoded {
+    msg: JsMsg;
+    schemaName: string;
+    event: ConsumedEvent;
+    requestId: string;
+  }
+
+  /** Decodes a message; an undecodable one is parked at once (it can never succeed). */
+  const decode = async (msg: JsMsg): Promise<Decoded | undefined> => {
     const headerId = msg.headers?.get("Nats-Msg-Id") || `${stream}:${msg.seq}`;
     const schemaName = msg.headers?.get(schemaHeader) ?? "";
     let message: Message;
@@ -64,43 +77,86 @@ export async function startInboxConsumer(options: {
     } catch (error) {
       eventsConsumed.inc({ consumer: durable, outcome: "failed" });
       await park(msg, headerId, schemaName, error);
-      return;
+      return undefined;
     }
     const ownId = (message as { eventId?: unknown }).eventId;
     const eventId = typeof ownId === "string" && ownId !== "" ? ownId : headerId;
-    const requestId = msg.headers?.get(requestIdHeader) || eventId;
-    await requestContext.run({ requestId }, async () => {
-      const client = await pool.connect();
-      try {
-        await client.query("begin");
-        const inserted = await client.query(
-          `insert into ${schema}.inbox (event_id, subject) values ($1, $2) on conflict do nothing`,
-          [eventId, msg.subject],
-        );
-        const event = { eventId, subject: msg.subject, message };
-        if (inserted.rowCount === 1) await handle(client, event);
-        await client.query("commit");
-        if (inserted.rowCount === 1) afterCommit?.(event);
-        await msg.ackAck();
-        eventsConsumed.inc({ consumer: durable, outcome: inserted.rowCount === 1 ? "processed" : "duplicate" });
-      } catch (error) {
-        await client.query("rollback").catch(() => {});
-        eventsConsumed.inc({ consumer: durable, outcome: "failed" });
-        if (msg.info.deliveryCount >= consumerDeliverMax) {
-          await park(msg, eventId, schemaName, error);
-        } else {
-          logger.warn({ err: error, event_id: eventId, delivery: msg.info.deliveryCount }, "event failed; will be redelivered");
-          msg.nak(1_000 * msg.info.deliveryCount);
-        }
-      } finally {
-        client.release();
+    return { msg, schemaName, event: { eventId, subject: msg.subject, message }, requestId: msg.headers?.get(requestIdHeader) || eventId };
+  };
+
+  /**
+   * Applies `batch` in ONE transaction: per event, the inbox insert (a duplicate, also within the
+   * batch, is a no-op) and the handler under the event's request id; then COMMIT, afterCommit
+   * for the new ones, and the confirmed acks. Throws (after ROLLBACK) if any event fails.
+   */
+  const applyBatch = async (batch: readonly Decoded[]): Promise<void> => {
+    const client = await pool.connect();
+    const fresh: Decoded[] = [];
+    try {
+      await client.query("begin");
+      for (const item of batch) {
+        const inserted = await client.query(`insert into ${schema}.inbox (event_id, subject) values ($1, $2) on conflict do nothing`, [
+          item.event.eventId,
+          item.msg.subject,
+        ]);
+        if (inserted.rowCount !== 1) continue;
+        fresh.push(item);
+        await requestContext.run({ requestId: item.requestId }, () => handle(client, item.event));
       }
-    });
+      await client.query("commit");
+    } catch (error) {
+      await client.query("rollback").catch(() => {});
+      throw error;
+    } finally {
+      client.release();
+    }
+    for (const item of fresh) afterCommit?.(item.event);
+    await Promise.all(batch.map((item) => item.msg.ackAck()));
+    eventsConsumed.inc({ consumer: durable, outcome: "processed" }, fresh.length);
+    if (batch.length > fresh.length) eventsConsumed.inc({ consumer: durable, outcome: "duplicate" }, batch.length - fresh.length);
+  };
+
+  /** One event on its own: on failure, nak with a growing delay, or park it on its last delivery. */
+  const applyOne = async (item: Decoded): Promise<void> => {
+    try {
+      await applyBatch([item]);
+    } catch (error) {
+      eventsConsumed.inc({ consumer: durable, outcome: "failed" });
+      const { msg } = item;
+      if (msg.info.deliveryCount >= consumerDeliverMax) {
+        await park(msg, item.event.eventId, item.schemaName, error);
+      } else {
+        requestContext.run({ requestId: item.requestId }, () =>
+          logger.warn({ err: error, event_id: item.event.eventId, delivery: msg.info.deliveryCount }, "event failed; will be redelivered"),
+        );
+        msg.nak(1_000 * msg.info.deliveryCount);
+      }
+    }
+  };
+
+  /** Messages already delivered are applied together (one commit for many); if the shared
+   * transaction fails, each is retried alone so one bad event cannot hold back the others. */
+  const applyDelivered = async (msgs: readonly JsMsg[]): Promise<void> => {
+    const decoded = (await Promise.all(msgs.map(decode))).filter((item): item is Decoded => item !== undefined);
+    if (decoded.length === 0) return;
+    if (decoded.length === 1) return applyOne(decoded[0]);
+    try {
+      await applyBatch(decoded);
+    } catch {
+      for (const item of decoded) await applyOne(item);
+    }
   };
 
   const loop = (async () => {
+    let pending: JsMsg[] = [];
     for await (const msg of messages) {
-      await processOne(msg);
+      pending.push(msg);
+      // Keep collecting while more messages are already buffered, up to a batch. getPending()
+      // counts the message in hand too (nats.js QueuedIterator: yields + inflight).
+      if (messages.getPending() > 1 && pending.length < inboxBatchMax) continue;
+      const batch = pending;
+      pending = [];
+      await applyDelivered(batch);
     }
   })();
 

@@ -186,6 +186,35 @@ describe("reporting consumer (real PostgreSQL and NATS)", () => {
     expect(transactions.transactions).toHaveLength(1);
   });
 
+  it("applies events already delivered together, and falls back one by one when a shared batch fails", async () => {
+    // Published before the consumer starts, so they arrive together.
+    const events = Array.from({ length: 40 }, (_, index) => authorizationEvent({ type: AuthorizationEventType.APPROVED, amountMinor: BigInt(index + 1) }));
+    for (const event of events) await publishAuthorizationEvent(nc, names.prefix, event);
+    const failOnce = events[25].eventId;
+    let failuresLeft = 1;
+    const transactionOf = new Map<string, string[]>();
+    const client = await startService({
+      wrapHandler: (handle) => async (dbClient, event) => {
+        const { rows } = await dbClient.query<{ txid: string }>("select txid_current()::text as txid");
+        transactionOf.set(rows[0].txid, [...(transactionOf.get(rows[0].txid) ?? []), event.eventId]);
+        if (event.eventId === failOnce && failuresLeft > 0) {
+          failuresLeft -= 1;
+          throw new Error("injected failure inside a shared batch");
+        }
+        await handle(dbClient, event);
+      },
+    });
+    const totals = await eventsProcessed(client, 40n);
+    expect(failuresLeft).toBe(0);
+    // Every event counted exactly once, whatever batch it rode in or was retried from.
+    expect(totals.totals[0]).toMatchObject({ authorizationCount: 40n, approvedAmountMinor: 820n });
+    // Some transactions carried several events (batching happened) ...
+    expect(Math.max(...[...transactionOf.values()].map((ids) => ids.length))).toBeGreaterThan(1);
+    // ... and the failed batch's events were retried alone, each in a transaction of its own.
+    const retriedAlone = [...transactionOf.values()].filter((ids) => ids.length === 1 && ids[0] === failOnce);
+    expect(retriedAlone.length).toBe(1);
+  });
+
   it("ignores a redelivery of an event that was committed but never acknowledged (nak)", async () => {
     const durable = reportingDurable(names.stream);
     await ensureConsumer(nc, names.stream, durable);
