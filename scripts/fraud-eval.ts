@@ -20,7 +20,8 @@ import { parseDecimalMinor, formatMinor } from "../services/shared/money.ts";
 import { summarizeHistory, type HistoryEntry } from "../services/fraud/domain/history.ts";
 import { declineScoreDefault, score, type ScoreResult, type Transaction } from "../services/fraud/domain/scorer.ts";
 
-export const defaultDataFile = "/work/shared/data/transactions.csv.gz";
+/** The committed copy of the real slice (data/README.md): the same bytes as the shared data set. */
+export const defaultDataFile = new URL("../data/transactions.csv.gz", import.meta.url).pathname;
 
 /** One scored row: the label and what the scorer said. */
 export interface ScoredRow {
