@@ -5,7 +5,7 @@ import { currentRequestId, requestIdHeader } from "../shared/context.ts";
 import type { PoolClient } from "../shared/db.ts";
 import { subjectOf } from "../shared/events.ts";
 import { newId } from "../shared/ids.ts";
-import { enqueueEvent } from "../shared/outbox.ts";
+import { enqueueEvent, outboxColumns } from "../shared/outbox.ts";
 import type { AccountState, StoredTransfer } from "./domain/model.ts";
 import type { CommittedAccounts, CommittedTransfers, OnCommit } from "./store/engine.ts";
 import { accountMessage, timestampOfMicros } from "./store/proto.ts";
@@ -13,14 +13,6 @@ import { byteaLiteral, literal } from "./store/sql-text.ts";
 
 /** Transfers per change-feed event: keeps each message well under JetStream's 1 MiB payload. */
 export const feedTransfersPerEventMax = 500;
-
-/**
- * Least time between two NOTIFYs that wake the outbox relay (services/shared/outbox.ts). A
- * commit within this time of the previous NOTIFY adds none: the relay then picks its events up
- * with the next NOTIFY or its own poll (relayPollMs, 250 ms), so under load one relay pass
- * publishes the events of many commits instead of one pass per commit.
- */
-export const feedNotifyIntervalMs = 20;
 
 const microsPerSecond = 1_000_000n;
 
@@ -120,15 +112,14 @@ export function encodeTransfersCommitted(committed: CommittedTransfers): { event
  * (encodeTransfersCommitted). Expired holds appear as the holds themselves in state
  * PENDING_EXPIRED.
  *
- * The hook offers `sqlOf`, so the engine appends one multi-row outbox INSERT (and, at most once
- * per feedNotifyIntervalMs, the relay's NOTIFY) to the batch's write round trip. Called as a
+ * The hook offers `sqlOf`, so the engine appends one multi-row outbox INSERT to the batch's write
+ * round trip (no NOTIFY: the relay polls, see services/shared/outbox.ts). Called as a
  * function with a client it does the same with its own statements. The rows are the ones
  * services/shared/outbox.ts enqueueEvent writes (schema_name, Payments-Schema header source,
  * x-request-id header).
  */
 export function transfersFeed(subjectPrefix: string): OnCommit<CommittedTransfers> {
   const subject = subjectOf(subjectPrefix, "ledger", "transfers_committed");
-  let lastNotifyMs = 0;
   const sqlOf = (committed: CommittedTransfers): string => {
     const events = encodeTransfersCommitted(committed);
     if (events.length === 0) return "";
@@ -137,13 +128,7 @@ export function transfersFeed(subjectPrefix: string): OnCommit<CommittedTransfer
     const rows = events.map(
       (event) => `(${literal(event.eventId)}, ${literal(subject)}, ${literal(TransfersCommittedSchema.typeName)}, ${byteaLiteral(event.payload)}, ${headers}::jsonb)`,
     );
-    let sql = `insert into ledger.outbox (event_id, subject, schema_name, payload, headers) values ${rows.join(", ")};`;
-    const nowMs = Date.now();
-    if (nowMs - lastNotifyMs >= feedNotifyIntervalMs) {
-      lastNotifyMs = nowMs;
-      sql += "select pg_notify('ledger_outbox', '');";
-    }
-    return sql;
+    return `insert into ledger.outbox (${outboxColumns}) values ${rows.join(", ")};`;
   };
   const hook = async (client: PoolClient, committed: CommittedTransfers): Promise<void> => {
     const sql = sqlOf(committed);

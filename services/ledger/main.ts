@@ -15,7 +15,7 @@ await runService({
   async build({ config, env, pool, nc, logger }) {
     const engine = createLedgerEngine(pool);
     const feedEnabled = (env.LEDGER_CHANGE_FEED ?? "on") !== "off";
-    // One feed for group commit and expiry: they share its NOTIFY throttle.
+    // One feed for group commit and expiry.
     const feed = feedEnabled ? transfersFeed(config.NATS_SUBJECT_PREFIX) : undefined;
     const committer = createGroupCommitter(engine, {
       inFlightMax: intFromEnv(env, "LEDGER_GROUP_COMMIT_IN_FLIGHT", 2, 1, 64),
