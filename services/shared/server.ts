@@ -1,9 +1,9 @@
 import { randomBytes } from "node:crypto";
 import * as http from "node:http";
 import * as grpc from "@grpc/grpc-js";
-import { loadFileDescriptorSetFromBuffer } from "@grpc/proto-loader";
+import { loadFileDescriptorSetFromBuffer, loadSync } from "@grpc/proto-loader";
 import { ReflectionService } from "@grpc/reflection";
-import { HealthImplementation } from "grpc-health-check";
+import { HealthImplementation, protoPath as healthProtoPath } from "grpc-health-check";
 import corsMiddleware from "cors";
 import {
   Code,
@@ -317,7 +317,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   for (const reg of registrations) health.setStatus(reg.service.typeName, "NOT_SERVING");
   health.addToServer(grpcServer);
   const descriptorSet = Buffer.from(fileDescriptorSetOf(registrations.map((reg) => reg.service)));
-  new ReflectionService(loadFileDescriptorSetFromBuffer(descriptorSet)).addToServer(grpcServer);
+  // Reflection describes our services and grpc.health.v1.Health (from grpc-health-check's proto).
+  new ReflectionService({ ...loadSync(healthProtoPath), ...loadFileDescriptorSetFromBuffer(descriptorSet) }).addToServer(grpcServer);
   const grpcPort = await new Promise<number>((resolve, reject) =>
     grpcServer.bindAsync(`${options.host}:${options.grpcPort}`, grpc.ServerCredentials.createInsecure(), (error, port) =>
       error ? reject(error) : resolve(port),

@@ -135,6 +135,7 @@ describe("one set of handlers served two ways", () => {
     const text = (await reply).toString("latin1");
     expect(text).toContain("payments.fraud.v1.FraudService");
     expect(text).toContain("payments.reporting.v1.ReportingService");
+    expect(text).toContain("grpc.health.v1.Health");
     client.close();
   });
 });
