@@ -35,7 +35,6 @@
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { cpus, loadavg, totalmem } from "node:os";
 import { parseArgs } from "node:util";
 import * as grpc from "@grpc/grpc-js";
@@ -57,6 +56,7 @@ import { createPool, dropDatabase, withDatabase } from "../services/shared/db.ts
 import { createH2GrpcTransport } from "./lib/h2-grpc-transport.ts";
 import { createGrpcJsTransport } from "../services/shared/grpc-transport.ts";
 import { connectNats, streamNamesOf } from "../services/shared/nats.ts";
+import { freePort } from "../scripts/lib/launcher.ts";
 
 const root = `${import.meta.dirname}/..`;
 const { values } = parseArgs({
@@ -162,18 +162,6 @@ function ledgerClient(target: string) {
 
 // ---------------------------------------------------------------------------------------------
 // The ledger child process
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      const port = typeof address === "object" && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 function startLedger(env: NodeJS.ProcessEnv): Promise<{ child: ChildProcess; grpcTarget: string }> {
   const nodeArgs = values["ledger-node-args"].split(" ").filter(Boolean);

@@ -1,5 +1,6 @@
 import { formatMinor } from "../../services/shared/money.ts";
 import type { Confusion, LatencySummary } from "./stats.ts";
+import type { WebhookCounts } from "./webhook-receiver.ts";
 
 /** One pass/fail line of the report. */
 export interface Check {
@@ -80,16 +81,10 @@ export interface ReplayReport {
     readonly lag: { readonly reporting: number | null; readonly notification: number | null };
     readonly filters: { readonly reporting: readonly string[]; readonly notification: readonly string[] };
   };
-  readonly webhooks: {
+  readonly webhooks: WebhookCounts & {
     readonly verifier: string;
     /** Events of this run for the replay's partner: each should arrive, verified. */
     readonly expected: number;
-    readonly requests: number;
-    readonly distinctReceived: number;
-    readonly distinctVerified: number;
-    readonly invalidSignatures: number;
-    readonly duplicates: number;
-    readonly missingEventId: number;
     readonly expectedVerified: number;
   };
   readonly reporting: {

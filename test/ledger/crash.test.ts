@@ -11,7 +11,6 @@
  * - the Audit passes (every balance equals the sum of its transfers, debits = credits).
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { createServer } from "node:net";
 import { createClient } from "@connectrpc/connect";
 import { afterAll, describe, expect, it } from "vitest";
 import { CreateAccountResult, CreateTransferResult as R } from "../../gen/payments/ledger/v1/ledger_results_pb.js";
@@ -20,23 +19,12 @@ import { dropDatabase, withDatabase } from "../../services/shared/db.ts";
 import { createGrpcJsTransport } from "../../services/shared/grpc-transport.ts";
 import { streamNamesOf } from "../../services/shared/nats.ts";
 import { connectTestNats, natsUrl, postgresBaseUrl, uniqueStreamNames, uniqueSuffix } from "../support/env.ts";
+import { freePort } from "../../scripts/lib/launcher.ts";
 
 const root = `${import.meta.dirname}/../..`;
 const accountCount = 40;
 const workers = 16;
 const chainLength = 3;
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      const port = typeof address === "object" && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /** Starts `node services/ledger/main.ts` and resolves with its gRPC address once ready. */
 async function startLedger(env: NodeJS.ProcessEnv): Promise<{ child: ChildProcess; target: string }> {
