@@ -1,5 +1,7 @@
 import { LedgerService } from "../../gen/payments/ledger/v1/ledger_service_pb.js";
+import { Histogram } from "prom-client";
 import { intFromEnv } from "../shared/config.ts";
+import { metricsRegistry } from "../shared/telemetry.ts";
 import { startOutboxRelay, type OutboxRelay } from "../shared/outbox.ts";
 import { runService } from "../shared/process.ts";
 import { registration } from "../shared/server.ts";
@@ -7,6 +9,21 @@ import { accountsFeed, transfersFeed } from "./change-feed.ts";
 import { createLedgerHandlers } from "./handlers.ts";
 import { createLedgerEngine } from "./store/engine.ts";
 import { createGroupCommitter } from "./store/group-commit.ts";
+
+/** Group commit, on /metrics: how many transfers each shared transaction carried, and how long
+ * it took (lock, evaluate, write, commit). */
+const groupCommitTransfers = new Histogram({
+  name: "ledger_group_commit_transfers",
+  help: "Transfers per shared CreateTransfers database transaction (group commit)",
+  buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 1024, 4096, 8190],
+  registers: [metricsRegistry],
+});
+const groupCommitSeconds = new Histogram({
+  name: "ledger_group_commit_transaction_seconds",
+  help: "Duration of a shared CreateTransfers database transaction in seconds",
+  buckets: [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2],
+  registers: [metricsRegistry],
+});
 
 await runService({
   name: "ledger",
@@ -20,6 +37,10 @@ await runService({
     const committer = createGroupCommitter(engine, {
       inFlightMax: intFromEnv(env, "LEDGER_GROUP_COMMIT_IN_FLIGHT", 2, 1, 64),
       onCommit: feed,
+      observe: (transfers, seconds) => {
+        groupCommitTransfers.observe(transfers);
+        groupCommitSeconds.observe(seconds);
+      },
     });
     const handlers = createLedgerHandlers({
       engine,

@@ -26,6 +26,8 @@ export interface GroupCommitOptions {
   queuedTransfersMax?: number;
   /** Runs inside every shared transaction before COMMIT (outbox hook). */
   onCommit?: OnCommit<CommittedTransfers>;
+  /** Told about every committed transaction: transfers in it and its duration in seconds. */
+  observe?: (transfers: number, seconds: number) => void;
 }
 
 /** The queue is full: map to RESOURCE_EXHAUSTED. */
@@ -69,7 +71,9 @@ export function createGroupCommitter(engine: LedgerEngine, options: GroupCommitO
       segmentLengths.push(submission.transfers.length);
     }
     try {
+      const started = process.hrtime.bigint();
       const results = await engine.createTransfers(batch, { segmentLengths, onCommit: options.onCommit });
+      options.observe?.(batch.length, Number(process.hrtime.bigint() - started) / 1e9);
       counters.transactions++;
       counters.submissions += group.length;
       counters.transfers += batch.length;
