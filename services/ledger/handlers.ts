@@ -18,6 +18,11 @@ export interface LedgerHandlerDeps {
   readonly onAccountsCommit?: OnCommit<CommittedAccounts>;
 }
 
+/** PostgreSQL text cannot hold a NUL character: such a value is bad input, named by its field. */
+function requireNoNul(field: string, value: string): void {
+  if (value.includes("\0")) throw invalidArgument(field, "must not contain a NUL character");
+}
+
 function requireBatch(field: string, length: number, max: number): void {
   if (length === 0) throw invalidArgument(field, "must hold at least one item");
   if (length > max) throw invalidArgument(field, `holds ${length} items; the limit is ${max}`);
@@ -39,6 +44,8 @@ export function createLedgerHandlers(deps: LedgerHandlerDeps): ServiceImpl<typeo
           if (account[field] !== 0n) throw invalidArgument(`accounts[${index}].${field.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)}`, "must be zero: balances are set by transfers");
         }
         if (account.createTime) throw invalidArgument(`accounts[${index}].create_time`, "must be unset: the ledger sets it");
+        requireNoNul(`accounts[${index}].id`, account.id);
+        requireNoNul(`accounts[${index}].user_data`, account.userData);
       });
       const results = await engine.createAccounts(request.accounts, { onCommit: deps.onAccountsCommit });
       return { results };
@@ -49,6 +56,11 @@ export function createLedgerHandlers(deps: LedgerHandlerDeps): ServiceImpl<typeo
       request.transfers.forEach((transfer, index) => {
         if (transfer.createTime) throw invalidArgument(`transfers[${index}].create_time`, "must be unset: the ledger sets it");
         if (transfer.state !== 0) throw invalidArgument(`transfers[${index}].state`, "must be unset: the ledger sets it");
+        requireNoNul(`transfers[${index}].id`, transfer.id);
+        requireNoNul(`transfers[${index}].debit_account_id`, transfer.debitAccountId);
+        requireNoNul(`transfers[${index}].credit_account_id`, transfer.creditAccountId);
+        requireNoNul(`transfers[${index}].pending_id`, transfer.pendingId);
+        requireNoNul(`transfers[${index}].user_data`, transfer.userData);
       });
       try {
         return { results: await committer.submit(request.transfers) };
@@ -62,16 +74,19 @@ export function createLedgerHandlers(deps: LedgerHandlerDeps): ServiceImpl<typeo
 
     async lookupAccounts(request) {
       if (request.ids.length > lookupIdsMax) throw invalidArgument("ids", `at most ${lookupIdsMax} ids`);
+      request.ids.forEach((id, index) => requireNoNul(`ids[${index}]`, id));
       return { accounts: (await engine.lookupAccounts(request.ids)).map(accountMessage) };
     },
 
     async lookupTransfers(request) {
       if (request.ids.length > lookupIdsMax) throw invalidArgument("ids", `at most ${lookupIdsMax} ids`);
+      request.ids.forEach((id, index) => requireNoNul(`ids[${index}]`, id));
       return { transfers: (await engine.lookupTransfers(request.ids)).map(transferMessage) };
     },
 
     async listAccountTransfers(request) {
       if (request.accountId === "") throw invalidArgument("account_id", "is required");
+      requireNoNul("account_id", request.accountId);
       if (request.pageSize < 0 || request.pageSize > pageSizeMax) throw invalidArgument("page_size", `must be 0..${pageSizeMax}`);
       const direction =
         request.direction === TransferDirection.DEBITS ? "debits" : request.direction === TransferDirection.CREDITS ? "credits" : "any";
@@ -94,6 +109,7 @@ export function createLedgerHandlers(deps: LedgerHandlerDeps): ServiceImpl<typeo
 
     async getAccountBalances(request) {
       if (request.accountId === "") throw invalidArgument("account_id", "is required");
+      requireNoNul("account_id", request.accountId);
       if (request.historyLimit < 0 || request.historyLimit > historyLimitMax) throw invalidArgument("history_limit", `must be 0..${historyLimitMax}`);
       const found = await engine.getAccountBalances(
         request.accountId,

@@ -58,6 +58,9 @@ describe("LedgerService RPCs", () => {
     ["an account with a balance", () => client.createAccounts({ accounts: [{ id: "a:9", ledger: 840, code: 1, creditsPosted: 5n }] }), "accounts[0].credits_posted"],
     ["a listing without account", () => client.listAccountTransfers({ accountId: "" }), "account_id"],
     ["a listing with a bad page token", () => client.listAccountTransfers({ accountId: "a:1", pageToken: "%%%" }), "page_token"],
+    ["a NUL in user_data", () => client.createTransfers({ transfers: [{ id: "t:nul", debitAccountId: "a:1", creditAccountId: "a:2", amount: 1n, ledger: 840, code: 1, userData: "x\0y" }] }), "transfers[0].user_data"],
+    ["a NUL in an account id", () => client.createAccounts({ accounts: [{ id: "a:\0", ledger: 840, code: 1 }] }), "accounts[0].id"],
+    ["a NUL in a looked-up id", () => client.lookupTransfers({ ids: ["ok", "t\0"] }), "ids[1]"],
   ] as const)("refuses %s with INVALID_ARGUMENT naming the field, writing nothing", async (_name, call, field) => {
     const before = await rowCounts();
     const error = await call().catch((caught: unknown) => caught);
