@@ -1,5 +1,5 @@
 import pg from "pg";
-import { drizzle, type NodePgDatabase } from "drizzle-orm/node-postgres";
+import { drizzle } from "drizzle-orm/node-postgres";
 import { migrate } from "drizzle-orm/node-postgres/migrator";
 
 // int8 (bigint) columns come back as bigint, never as a JS number or a string a caller
@@ -23,14 +23,6 @@ export function createPool(url: string, options: { max?: number; applicationName
   // a listener the process would crash.
   pool.on("error", () => {});
   return pool;
-}
-
-/** Drizzle over a pool. */
-export function createDrizzle<TSchema extends Record<string, unknown>>(
-  pool: pg.Pool,
-  schema: TSchema,
-): NodePgDatabase<TSchema> {
-  return drizzle(pool, { schema });
 }
 
 /**

@@ -53,9 +53,3 @@ export function idempotencyKeyInFlight(): ConnectError {
 export function unavailable(reason: string, message: string): ConnectError {
   return withMeta(message, Code.Unavailable, reason);
 }
-
-/** Reads the stable reason of an error (ours or a downstream one), or undefined. */
-export function reasonOf(error: unknown): string | undefined {
-  if (error instanceof ConnectError) return error.metadata.get(errorReasonHeader) ?? undefined;
-  return undefined;
-}

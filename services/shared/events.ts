@@ -1,4 +1,4 @@
-import { createRegistry, fromBinary, toBinary, type DescMessage, type Message } from "@bufbuild/protobuf";
+import { createRegistry, fromBinary, type Message } from "@bufbuild/protobuf";
 import { AuthorizationEventSchema } from "../../gen/payments/authorization/v1/authorization_events_pb.js";
 import { SettlementBatchSettledSchema } from "../../gen/payments/settlement/v1/settlement_events_pb.js";
 import { AccountsCreatedSchema, TransfersCommittedSchema } from "../../gen/payments/ledger/v1/ledger_events_pb.js";
@@ -19,20 +19,9 @@ export const eventRegistry = createRegistry(
   AccountsCreatedSchema,
 );
 
-/** Domains whose events are merchant-facing (webhooks, reporting, settlement clearing). */
-export const merchantEventDomains = ["authorization", "settlement"] as const;
-
 /** Subject of an event: `${prefix}.${domain}.v1.${name}`. */
 export function subjectOf(prefix: string, domain: string, name: string): string {
   return `${prefix}.${domain}.v1.${name}`;
-}
-
-/** Encodes a message for the outbox / JetStream. */
-export function encodeEvent<D extends DescMessage>(schema: D, message: Message & { $typeName: D["typeName"] }): {
-  schemaName: string;
-  payload: Uint8Array;
-} {
-  return { schemaName: schema.typeName, payload: toBinary(schema, message as never) };
 }
 
 /** Decodes an event body by its Payments-Schema header; throws on an unknown schema. */

@@ -115,11 +115,4 @@ export async function ensureConsumer(
   }
 }
 
-/** How far behind a durable consumer is: messages not yet delivered plus delivered but unacked. */
-export async function consumerLag(nc: NatsConnection, stream: string, durable: string): Promise<number> {
-  const jsm = await nc.jetstreamManager();
-  const info = await jsm.consumers.info(stream, durable);
-  return info.num_pending + info.num_ack_pending;
-}
-
 export type { NatsConnection };

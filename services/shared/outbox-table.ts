@@ -12,7 +12,8 @@ const bytea = customType<{ data: Uint8Array; driverData: Buffer }>({
 /**
  * The transactional outbox of a service: an event row is inserted in the same database
  * transaction as the state change it reports; a relay publishes it to JetStream
- * (Nats-Msg-Id = event_id) and marks it published. Rows are kept 7 days for audit.
+ * (Nats-Msg-Id = event_id) and marks it published. Published rows are kept (nothing prunes
+ * them yet).
  */
 export function outboxTable(schema: PgSchema) {
   return schema.table(

@@ -163,12 +163,3 @@ export async function startOutboxRelay(options: {
     },
   };
 }
-
-/** Deletes published outbox rows older than `keepMs` (default 7 days). */
-export async function pruneOutbox(pool: pg.Pool, schema: string, keepMs = 7 * 24 * 3600 * 1000): Promise<number> {
-  const result = await pool.query(
-    `delete from ${schema}.outbox where publish_time is not null and publish_time < now() - ($1::bigint * interval '1 millisecond')`,
-    [keepMs],
-  );
-  return result.rowCount ?? 0;
-}

@@ -82,12 +82,3 @@ export async function markRetryable(pool: pg.Pool, schema: string, method: strin
     [method, key],
   );
 }
-
-/** Deletes completed keys older than `keepHours` (at least 24). */
-export async function pruneKeys(pool: pg.Pool, schema: string, keepHours: number): Promise<number> {
-  const result = await pool.query(
-    `delete from ${schema}.idempotency_keys where state = 'completed' and update_time < now() - ($1::int * interval '1 hour')`,
-    [Math.max(24, keepHours)],
-  );
-  return result.rowCount ?? 0;
-}

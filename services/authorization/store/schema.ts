@@ -93,7 +93,7 @@ export const operations = authz.table(
  * Idempotency keys, scoped by (method, key). state: in_flight (claimed, effect running),
  * retryable (a dependency's outcome is unknown; the next identical request takes over with the
  * same resource id, so ledger transfer ids repeat and cannot double-apply), completed
- * (response stored). Kept at least 24 h (pruned after KEY_RETENTION_HOURS).
+ * (response stored). Kept: nothing prunes them yet, so the promised 24 h hold trivially.
  */
 export const idempotencyKeys = authz.table(
   "idempotency_keys",
