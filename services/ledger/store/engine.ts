@@ -3,13 +3,14 @@
  *
  * One database transaction per batch (READ COMMITTED), in TWO round trips whatever the batch
  * size (batch-sql.ts builds their text):
- *  round trip 1 (BEGIN and three statements):
+ *  round trip 1 (BEGIN, SET LOCAL random_page_cost, then up to four statements):
  *  1. lock the holds named by pending_id (`FOR UPDATE`, ordered by id),
  *  2. lock every involved account, the holds' accounts included (`FOR UPDATE`, ordered by id:
  *     all transactions take account locks in one statement in the same order, after their hold
  *     locks, so they cannot deadlock),
- *  3. read the transfers and failed ids with the batch's ids (a later statement than the locks,
- *     so a concurrent identical request that committed first is seen and answered EXISTS);
+ *  3. read the transfers, then the failed ids, with the batch's ids (primary-key lookups, later
+ *     statements than the locks, so a concurrent identical request that committed first is
+ *     seen and answered EXISTS);
  *  in memory:
  *  4. run the pure state machine (../domain);
  *  round trip 2 (statements, then COMMIT):
@@ -308,10 +309,10 @@ export function createLedgerEngine(pool: Pool, options: LedgerEngineOptions = {}
         const failedIds = new Set<string>();
         if (plan.existingAt >= 0) {
           for (const row of results[plan.existingAt].rows) {
-            if (row.failed_id !== null) failedIds.add(row.failed_id as string);
-            if (row.id !== null && !transfers.has(row.id as string)) transfers.set(row.id as string, transferOfRow(row));
+            if (!transfers.has(row.id as string)) transfers.set(row.id as string, transferOfRow(row));
           }
         }
+        if (plan.failedAt >= 0) for (const row of results[plan.failedAt].rows) failedIds.add(row.id as string);
         // Evaluate.
         const timeUs = reserveTimes(batch.length);
         const outcome = evaluateTransfers(

@@ -1,0 +1,144 @@
+/**
+ * The batch statements reach accounts and transfers through their primary keys, not through
+ * sequential scans, on a table of 10,000 accounts and a group commit of 60 transfers (120
+ * accounts): the size at which, with PostgreSQL's default random_page_cost, the planner
+ * hash-joined the balance UPDATE with a scan of every account (seen under the benchmark with
+ * auto_explain). The plans are taken with EXPLAIN inside a transaction opened exactly as the
+ * engine opens it (readStatements' BEGIN and SET LOCAL), on analyzed tables.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { TransferState, type AccountState, type StoredTransfer } from "../../services/ledger/domain/model.ts";
+import { readStatements, writeStatements } from "../../services/ledger/store/batch-sql.ts";
+import type { PoolClient } from "../../services/shared/db.ts";
+import { account, createLedgerFixture } from "./support.ts";
+
+const accountCount = 10_000;
+const transferCount = 60;
+let fixture: Awaited<ReturnType<typeof createLedgerFixture>>;
+
+beforeAll(async () => {
+  fixture = await createLedgerFixture({ poolMax: 4 });
+  for (let start = 0; start < accountCount; start += 5_000) {
+    const batch = Array.from({ length: 5_000 }, (_, i) => account(`p:${start + i}`));
+    await fixture.engine.createAccounts(batch);
+  }
+  // Enough transfers that a lookup by id is a real choice between the index and a scan.
+  const transfers = Array.from({ length: 4_000 }, (_, i) => ({
+    id: `seed:${i}`,
+    debitAccountId: `p:${i % accountCount}`,
+    creditAccountId: `p:${(i + 1) % accountCount}`,
+    amount: 1n,
+    pendingId: "",
+    ledger: 840,
+    code: 1,
+    timeoutSeconds: 0,
+    userData: "",
+  }));
+  for (let start = 0; start < transfers.length; start += 2_000) {
+    await fixture.engine.createTransfers(transfers.slice(start, start + 2_000));
+  }
+  // And remembered failures: debits beyond the credit line of "lim" fail on business state.
+  await fixture.engine.createAccounts([account("lim", { flags: { debitsMustNotExceedCredits: true } })]);
+  const failing = Array.from({ length: 2_000 }, (_, i) => ({ ...transfers[0], id: `fail:${i}`, debitAccountId: "lim" }));
+  const failedResults = await fixture.engine.createTransfers(failing);
+  expect(new Set(failedResults)).toEqual(new Set([failedResults[0]]));
+  expect(Number((await fixture.pool.query("select count(*) from ledger.failed_transfers")).rows[0].count)).toBe(2_000);
+  await fixture.pool.query("analyze ledger.accounts; analyze ledger.transfers; analyze ledger.failed_transfers");
+}, 60_000);
+
+afterAll(async () => {
+  await fixture?.drop();
+});
+
+/** The plan text of `sql` (one statement), in the caller's transaction. */
+async function planOf(client: PoolClient, sql: string): Promise<string> {
+  const { rows } = await client.query(`explain ${sql}`);
+  return rows.map((row: Record<string, string>) => row["QUERY PLAN"]).join("\n");
+}
+
+/** Splits a ';'-terminated statement list built by batch-sql.ts (ids here hold no ';'). */
+const statementsOf = (sql: string): string[] =>
+  sql
+    .split(";\n")
+    .map((statement) => statement.trim().replace(/;$/, ""))
+    .filter(Boolean);
+
+describe("batch statements on 10,000 accounts, 60 transfers per group", () => {
+  const pairs = Array.from({ length: transferCount }, (_, i) => ({
+    id: `new:${i}`,
+    debit: `p:${(i * 157) % accountCount}`,
+    credit: `p:${(i * 157 + 5_003) % accountCount}`,
+  }));
+
+  it("locks accounts and looks up existing and failed ids by primary key", async () => {
+    const plan = readStatements(
+      pairs.map((p) => p.id),
+      pairs.flatMap((p) => [p.debit, p.credit]),
+      pairs.map(() => ""),
+    );
+    const [begin, setLocal, ...selects] = statementsOf(plan.sql);
+    expect(begin).toBe("begin");
+    expect(setLocal).toMatch(/^set local random_page_cost/);
+    expect(selects).toHaveLength(3);
+    const client = await fixture.pool.connect();
+    try {
+      await client.query(`${begin}; ${setLocal}`);
+      for (const select of selects) {
+        const text = await planOf(client, select);
+        expect(text, select.slice(0, 60)).not.toMatch(/Seq Scan on (accounts|transfers|failed_transfers)/);
+      }
+    } finally {
+      await client.query("rollback");
+      client.release();
+    }
+  });
+
+  it("updates the balances of 120 accounts through the primary key", async () => {
+    const accounts: AccountState[] = pairs.flatMap((p) => [p.debit, p.credit]).map((id) => ({
+      id,
+      ledger: 840,
+      code: 1,
+      flags: { debitsMustNotExceedCredits: false, creditsMustNotExceedDebits: false, history: false, closed: false },
+      userData: "",
+      createTimeUs: 0n,
+      debitsPending: 0n,
+      debitsPosted: 7n,
+      creditsPending: 0n,
+      creditsPosted: 9n,
+    }));
+    const created: StoredTransfer[] = pairs.map((p, i) => ({
+      id: p.id,
+      debitAccountId: p.debit,
+      creditAccountId: p.credit,
+      amount: 1n,
+      requestedAmount: 1n,
+      pendingId: "",
+      ledger: 840,
+      code: 1,
+      flags: { linked: false, pending: false, postPendingTransfer: false, voidPendingTransfer: false },
+      defaultedFields: 0,
+      timeoutSeconds: 0,
+      userData: "",
+      createTimeUs: 1_700_000_000_000_000n + BigInt(i),
+      expiresAtUs: null,
+      resolveTimeUs: null,
+      state: TransferState.POSTED,
+    }));
+    const statements = statementsOf(
+      writeStatements({ created, resolvedHolds: [], accounts, failed: [], history: [], timeUs: 1_700_000_000_000_000n }),
+    );
+    const update = statements.find((statement) => statement.startsWith("with updated as (update ledger.accounts"));
+    expect(update).toBeDefined();
+    const [begin, setLocal] = statementsOf(readStatements(["x"], ["p:1"], [""]).sql);
+    const client = await fixture.pool.connect();
+    try {
+      await client.query(`${begin}; ${setLocal}`);
+      const text = await planOf(client, update as string);
+      expect(text).not.toMatch(/Seq Scan on accounts/);
+      expect(text).toMatch(/Index Scan using accounts_pkey/);
+    } finally {
+      await client.query("rollback");
+      client.release();
+    }
+  });
+});
