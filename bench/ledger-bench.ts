@@ -20,9 +20,12 @@
  * transfers per call x 1 / 8 / 64 calls in flight (closed loop) x uniform (debit and credit
  * drawn uniformly, distinct) / hot (every transfer credits the hot account, debits uniform).
  * Transfer ids are unique, time-ordered ("x<case>.<counter>"), as TigerBeetle advises clients.
- * Per case: transfers/s, calls/s, latency p50/p95/p99/max (hdr-histogram-js), CPU seconds of
- * the ledger process and of this load generator, and every non-OK result or failed call (must
- * be 0). Then pgbench (/usr/bin/pgbench, -M prepared) runs bench/pgbench/single.sql (64 clients)
+ * Per case: transfers/s, calls/s, latency p50/p95/p99/max (hdr-histogram-js), CPU seconds per
+ * second of the ledger process, of this load generator, of every PostgreSQL process and of the
+ * whole machine ("machine busy", from /proc/stat: 2.0 is both cores), the group commit's mean
+ * transfers per database transaction and ms per transaction and the mean time a call spent in
+ * the ledger's handler (all three scraped from the ledger's /metrics), and every non-OK result
+ * or failed call (must be 0). Then pgbench (/usr/bin/pgbench, -M prepared) runs bench/pgbench/single.sql (64 clients)
  * and bench/pgbench/batch.sql (8 clients) on the same tables, and the targets of issue 3 are
  * printed with the measured ratios and PASS/FAIL. Finally the ledger's Audit must pass, the
  * child is stopped by its PID and the database and stream are removed.
@@ -34,7 +37,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { cpus, loadavg, totalmem } from "node:os";
 import { parseArgs } from "node:util";
 import * as grpc from "@grpc/grpc-js";
@@ -200,6 +203,52 @@ function cpuSecondsOf(pid: number): number {
   }
 }
 
+/** CPU seconds (user + system) of every live PostgreSQL process (comm "postgres"), from /proc. */
+function postgresCpuSeconds(): number {
+  let total = 0;
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+      if (!stat.includes("(postgres)")) continue;
+      const fields = stat.split(") ")[1].split(" ");
+      total += (Number(fields[11]) + Number(fields[12])) / 100;
+    } catch {
+      // the process exited between readdir and read
+    }
+  }
+  return total;
+}
+
+/** Busy and total CPU seconds of the whole machine so far, from /proc/stat (all cores). */
+function machineCpuSeconds(): { busy: number; total: number } {
+  const fields = readFileSync("/proc/stat", "utf8").split("\n")[0].trim().split(/\s+/).slice(1).map(Number);
+  const total = fields.reduce((sum, value) => sum + value, 0) / 100;
+  const idle = (fields[3] + fields[4]) / 100; // idle + iowait
+  return { busy: total - idle, total };
+}
+
+/** Sums and counts of the ledger's group-commit histograms, scraped from its /metrics. */
+async function groupCommitTotals(
+  metricsUrl: string,
+): Promise<{ transactions: number; transfers: number; seconds: number; calls: number; callSeconds: number }> {
+  try {
+    const text = await (await fetch(metricsUrl)).text();
+    const value = (name: string, labels = "[^}]*") =>
+      Number(new RegExp(`^${name}(?:\\{${labels}\\})? ([0-9.e+-]+)$`, "m").exec(text)?.[1] ?? Number.NaN);
+    const createTransfers = '[^}]*method="CreateTransfers",code="ok"[^}]*';
+    return {
+      transactions: value("ledger_group_commit_transfers_count"),
+      transfers: value("ledger_group_commit_transfers_sum"),
+      seconds: value("ledger_group_commit_transaction_seconds_sum"),
+      calls: value("rpc_server_duration_seconds_count", createTransfers),
+      callSeconds: value("rpc_server_duration_seconds_sum", createTransfers),
+    };
+  } catch {
+    return { transactions: Number.NaN, transfers: Number.NaN, seconds: Number.NaN, calls: Number.NaN, callSeconds: Number.NaN };
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Running one case
 
@@ -218,12 +267,28 @@ interface CaseResult {
   failedCalls: number;
   ledgerCpuSeconds: number;
   loadCpuSeconds: number;
+  postgresCpuSeconds: number;
+  /** Busy CPU seconds of the whole machine (every process, both cores). */
+  machineBusySeconds: number;
+  /** Group commit: database transactions per second, mean transfers and mean ms per transaction. */
+  transactionsPerSecond: number;
+  transfersPerTransaction: number;
+  transactionMs: number;
+  /** Mean time a CreateTransfers call spent in the ledger's handler (rpc_server_duration_seconds). */
+  handlerMs: number;
   seconds: number;
 }
 
 let caseNumber = 0;
 
-async function runCase(call: CreateTransfersCall, c: Case, ledgerPid: number, accountIds: string[], hotId: string): Promise<CaseResult> {
+async function runCase(
+  call: CreateTransfersCall,
+  c: Case,
+  ledgerPid: number,
+  metricsUrl: string,
+  accountIds: string[],
+  hotId: string,
+): Promise<CaseResult> {
   caseNumber++;
   const tag = `x${caseNumber}.`;
   let counter = 0;
@@ -282,12 +347,18 @@ async function runCase(call: CreateTransfersCall, c: Case, ledgerPid: number, ac
   measuring = true;
   const ledgerCpu0 = cpuSecondsOf(ledgerPid);
   const loadCpu0 = process.cpuUsage();
+  const postgresCpu0 = postgresCpuSeconds();
+  const machine0 = machineCpuSeconds();
+  const groups0 = await groupCommitTotals(metricsUrl);
   const t0 = performance.now();
   await new Promise((resolve) => setTimeout(resolve, durationSeconds * 1000));
   measuring = false;
   const seconds = (performance.now() - t0) / 1000;
   const ledgerCpuSeconds = cpuSecondsOf(ledgerPid) - ledgerCpu0;
   const loadCpu = process.cpuUsage(loadCpu0);
+  const postgresCpu = postgresCpuSeconds() - postgresCpu0;
+  const machineBusy = machineCpuSeconds().busy - machine0.busy;
+  const groups1 = await groupCommitTotals(metricsUrl);
   stop = true;
   await Promise.all(workers);
   if (Object.keys(nonOkSeen).length > 0) say(`  ${c.name}: non-OK results ${JSON.stringify(nonOkSeen)}`);
@@ -307,6 +378,12 @@ async function runCase(call: CreateTransfersCall, c: Case, ledgerPid: number, ac
     failedCalls,
     ledgerCpuSeconds,
     loadCpuSeconds: (loadCpu.user + loadCpu.system) / 1e6,
+    postgresCpuSeconds: postgresCpu,
+    machineBusySeconds: machineBusy,
+    transactionsPerSecond: (groups1.transactions - groups0.transactions) / seconds,
+    transfersPerTransaction: (groups1.transfers - groups0.transfers) / (groups1.transactions - groups0.transactions),
+    transactionMs: (1000 * (groups1.seconds - groups0.seconds)) / (groups1.transactions - groups0.transactions),
+    handlerMs: (1000 * (groups1.callSeconds - groups0.callSeconds)) / (groups1.calls - groups0.calls),
     seconds,
   };
 }
@@ -361,11 +438,11 @@ function medianOf<T extends Record<string, unknown>>(runs: T[]): T {
 const fixed = (value: number, digits = 0) => (Number.isFinite(value) ? value.toFixed(digits) : "-");
 
 function tableOf(results: CaseResult[]): string {
-  const header = "| case | transfers/s | calls/s | p50 ms | p95 ms | p99 ms | max ms | non-OK | failed calls | ledger CPU s/s | load CPU s/s |";
-  const rule = "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|";
+  const header = "| case | transfers/s | calls/s | p50 ms | p95 ms | p99 ms | max ms | non-OK | failed calls | ledger CPU s/s | load CPU s/s | PostgreSQL CPU s/s | machine busy s/s | transfers/tx | ms/tx | handler ms/call |";
+  const rule = "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|";
   const rows = results.map(
     (r) =>
-      `| ${r.name} | ${fixed(r.transfersPerSecond)} | ${fixed(r.callsPerSecond)} | ${fixed(r.p50Ms, 1)} | ${fixed(r.p95Ms, 1)} | ${fixed(r.p99Ms, 1)} | ${fixed(r.maxMs, 1)} | ${r.nonOk} | ${r.failedCalls} | ${fixed(r.ledgerCpuSeconds / r.seconds, 2)} | ${fixed(r.loadCpuSeconds / r.seconds, 2)} |`,
+      `| ${r.name} | ${fixed(r.transfersPerSecond)} | ${fixed(r.callsPerSecond)} | ${fixed(r.p50Ms, 1)} | ${fixed(r.p95Ms, 1)} | ${fixed(r.p99Ms, 1)} | ${fixed(r.maxMs, 1)} | ${r.nonOk} | ${r.failedCalls} | ${fixed(r.ledgerCpuSeconds / r.seconds, 2)} | ${fixed(r.loadCpuSeconds / r.seconds, 2)} | ${fixed(r.postgresCpuSeconds / r.seconds, 2)} | ${fixed(r.machineBusySeconds / r.seconds, 2)} | ${fixed(r.transfersPerTransaction, 1)} | ${fixed(r.transactionMs, 1)} | ${fixed(r.handlerMs, 1)} |`,
   );
   return [header, rule, ...rows].join("\n");
 }
@@ -459,12 +536,14 @@ try {
   const batches: PgbenchResult[] = [];
   for (let round = 1; round <= repeat; round++) {
     for (const [index, c] of cases.entries()) {
-      const result = await runCase(client.createTransfers, c, ledgerPid, accountIds, hotId);
+      const result = await runCase(client.createTransfers, c, ledgerPid, `http://127.0.0.1:${httpPort}/metrics`, accountIds, hotId);
       runs[index].push(result);
       say(
         `${repeat > 1 ? `[${round}/${repeat}] ` : ""}${c.name.padEnd(18)} ${fixed(result.transfersPerSecond).padStart(7)} transfers/s ` +
           `${fixed(result.callsPerSecond).padStart(6)} calls/s  p50 ${fixed(result.p50Ms, 1)} p99 ${fixed(result.p99Ms, 1)} ms  ` +
-          `ledger CPU ${fixed(result.ledgerCpuSeconds / result.seconds, 2)}  load CPU ${fixed(result.loadCpuSeconds / result.seconds, 2)}` +
+          `ledger CPU ${fixed(result.ledgerCpuSeconds / result.seconds, 2)}  load CPU ${fixed(result.loadCpuSeconds / result.seconds, 2)}  ` +
+          `PostgreSQL CPU ${fixed(result.postgresCpuSeconds / result.seconds, 2)}  machine busy ${fixed(result.machineBusySeconds / result.seconds, 2)}  ` +
+          `${fixed(result.transfersPerTransaction, 1)} transfers/tx ${fixed(result.transactionMs, 1)} ms/tx, handler ${fixed(result.handlerMs, 1)} ms/call` +
           `${result.nonOk + result.failedCalls > 0 ? `  NON-OK ${result.nonOk} FAILED ${result.failedCalls}` : ""}`,
       );
     }
