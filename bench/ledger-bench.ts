@@ -7,7 +7,10 @@
  *                    "b1000-c8-uniform,b1-c64-uniform,b1-c64-hot"; "none" runs no gRPC case
  *   --repeat N       run everything N times and print medians (default 1)
  *   --accounts N     uniform accounts (default 10000)
- *   --client raw|connect   load-generator client (default raw; see below)
+ *   --client h2|raw|connect  load-generator client (default h2; see bench/lib/ledger-client.ts)
+ *   --load-threads N         drive each case from N load threads (worker_threads, one HTTP/2
+ *                            connection each; default 1): shows whether one load-generator
+ *                            event loop limits a case (measured: it does not, see docs/ledger.md)
  *   --pgbench on|off        run the pgbench ceiling scripts (default on)
  *   --json           one JSON object on stdout (the table goes to stderr)
  *   --keep           keep the database (for EXPLAIN afterwards); dropped by default
@@ -30,34 +33,23 @@
  * printed with the measured ratios and PASS/FAIL. Finally the ledger's Audit must pass, the
  * child is stopped by its PID and the database and stream are removed.
  *
- * Client: a raw grpc-js Client (makeUnaryRequest with protobuf-es toBinary/fromBinary) costs
- * less CPU per call than connect's createClient over createGrpcJsTransport (measured with
- * --client; see docs/ledger.md), so it is the default: on a 2-core machine every cycle the
- * load generator spends is taken from the ledger and PostgreSQL.
+ * Client: the lean HTTP/2 gRPC client (bench/lib/h2-grpc-transport.ts) costs the least CPU per
+ * call (measured with --client; see docs/ledger.md), so it is the default: on a 2-core machine
+ * every cycle the load generator spends is taken from the ledger and PostgreSQL.
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { readdirSync, readFileSync } from "node:fs";
 import { cpus, loadavg, totalmem } from "node:os";
 import { parseArgs } from "node:util";
-import * as grpc from "@grpc/grpc-js";
-import { create, fromBinary, toBinary, type DescMessage } from "@bufbuild/protobuf";
-import { createClient } from "@connectrpc/connect";
+import { Worker } from "node:worker_threads";
+import { create } from "@bufbuild/protobuf";
 import * as hdr from "hdr-histogram-js";
-import { AccountSchema, TransferSchema, type Transfer } from "../gen/payments/ledger/v1/ledger_pb.js";
-import { CreateAccountResult, CreateTransferResult } from "../gen/payments/ledger/v1/ledger_results_pb.js";
-import {
-  AuditRequestSchema,
-  AuditResponseSchema,
-  CreateAccountsRequestSchema,
-  CreateAccountsResponseSchema,
-  CreateTransfersRequestSchema,
-  CreateTransfersResponseSchema,
-  LedgerService,
-} from "../gen/payments/ledger/v1/ledger_service_pb.js";
+import { AccountSchema } from "../gen/payments/ledger/v1/ledger_pb.js";
+import { CreateAccountResult } from "../gen/payments/ledger/v1/ledger_results_pb.js";
 import { createPool, dropDatabase, withDatabase } from "../services/shared/db.ts";
-import { createH2GrpcTransport } from "./lib/h2-grpc-transport.ts";
-import { createGrpcJsTransport } from "../services/shared/grpc-transport.ts";
+import { ledgerClient, type ClientKind } from "./lib/ledger-client.ts";
+import { newLatencyHistogram, startLoad, type LoadSpec, type LoadTally } from "./lib/ledger-load.ts";
 import { connectNats, streamNamesOf } from "../services/shared/nats.ts";
 import { freePort } from "../scripts/lib/launcher.ts";
 
@@ -70,6 +62,7 @@ const { values } = parseArgs({
     repeat: { type: "string", default: "1" },
     accounts: { type: "string", default: "10000" },
     client: { type: "string", default: "h2" },
+    "load-threads": { type: "string", default: "1" },
     pgbench: { type: "string", default: "on" },
     json: { type: "boolean", default: false },
     keep: { type: "boolean", default: false },
@@ -89,13 +82,14 @@ const durationSeconds = intArg("duration", values.duration, 1);
 const warmupSeconds = intArg("warmup", values.warmup, 0);
 const repeat = intArg("repeat", values.repeat, 1);
 const accountCount = intArg("accounts", values.accounts, 2);
-const clientKind = values.client;
+const clientKind = values.client as ClientKind;
 if (clientKind !== "h2" && clientKind !== "raw" && clientKind !== "connect") {
   say("bench:ledger: --client must be h2, raw or connect");
   process.exit(2);
 }
 const runPgbench = values.pgbench !== "off";
-const callDeadlineMs = 60_000;
+const loadThreads = intArg("load-threads", values["load-threads"], 1);
+const hotId = "hot";
 const postgresBaseUrl = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
 const natsUrl = process.env.NATS_URL ?? "nats://127.0.0.1:4222";
 
@@ -119,49 +113,6 @@ const cases = wanted.length === 0 ? allCases : allCases.filter((c) => wanted.som
 
 // ---------------------------------------------------------------------------------------------
 // Load-generator clients
-
-type CreateTransfersCall = (transfers: Transfer[]) => Promise<CreateTransferResult[]>;
-
-function rawMethod<I extends DescMessage, O extends DescMessage>(client: grpc.Client, path: string, input: I, output: O) {
-  const serialize = (value: unknown) => Buffer.from(toBinary(input, value as never));
-  const deserialize = (bytes: Buffer) => fromBinary(output, bytes);
-  return (request: unknown): Promise<ReturnType<typeof deserialize>> =>
-    new Promise((resolve, reject) => {
-      client.makeUnaryRequest(path, serialize, deserialize, request, new grpc.Metadata(), { deadline: Date.now() + callDeadlineMs }, (error, response) =>
-        error ? reject(error) : resolve(response as ReturnType<typeof deserialize>),
-      );
-    });
-}
-
-function ledgerClient(target: string) {
-  const options = { "grpc.max_receive_message_length": 64 * 1024 * 1024, "grpc.max_send_message_length": 16 * 1024 * 1024 };
-  if (clientKind === "connect" || clientKind === "h2") {
-    const transport =
-      clientKind === "h2"
-        ? createH2GrpcTransport({ baseUrl: target, defaultTimeoutMs: callDeadlineMs })
-        : createGrpcJsTransport({ baseUrl: target, defaultTimeoutMs: callDeadlineMs });
-    const client = createClient(LedgerService, transport);
-    return {
-      createTransfers: (async (transfers) => (await client.createTransfers({ transfers })).results) as CreateTransfersCall,
-      createAccounts: async (accounts: ReturnType<typeof create<typeof AccountSchema>>[]) => (await client.createAccounts({ accounts })).results,
-      audit: () => client.audit({}),
-      close: () => transport.close(),
-    };
-  }
-  const client = new grpc.Client(target, grpc.credentials.createInsecure(), options);
-  const prefix = `/${LedgerService.typeName}`;
-  const createTransfers = rawMethod(client, `${prefix}/CreateTransfers`, CreateTransfersRequestSchema, CreateTransfersResponseSchema);
-  const createAccounts = rawMethod(client, `${prefix}/CreateAccounts`, CreateAccountsRequestSchema, CreateAccountsResponseSchema);
-  const audit = rawMethod(client, `${prefix}/Audit`, AuditRequestSchema, AuditResponseSchema);
-  return {
-    createTransfers: (async (transfers) =>
-      (await createTransfers(create(CreateTransfersRequestSchema, { transfers }))).results) as CreateTransfersCall,
-    createAccounts: async (accounts: ReturnType<typeof create<typeof AccountSchema>>[]) =>
-      (await createAccounts(create(CreateAccountsRequestSchema, { accounts }))).results,
-    audit: () => audit(create(AuditRequestSchema, {})),
-    close: () => client.close(),
-  };
-}
 
 // ---------------------------------------------------------------------------------------------
 // The ledger child process
@@ -257,6 +208,8 @@ interface CaseResult {
   batch: number;
   concurrency: number;
   hot: boolean;
+  /** Load threads that drove the case (1 = the main thread). */
+  loadThreads: number;
   transfersPerSecond: number;
   callsPerSecond: number;
   p50Ms: number;
@@ -281,70 +234,63 @@ interface CaseResult {
 
 let caseNumber = 0;
 
+/** Runs the case's load in `threads` load threads (worker_threads), each with its own connection. */
+async function threadedLoad(target: string, spec: LoadSpec, threads: number) {
+  const shares = Array.from({ length: threads }, (_, i) => Math.floor(spec.concurrency / threads) + (i < spec.concurrency % threads ? 1 : 0));
+  const workers = shares.map(
+    (concurrency, i) =>
+      new Worker(new URL("./lib/ledger-load-thread.ts", import.meta.url), {
+        workerData: { target, clientKind, spec: { ...spec, concurrency, tag: `${spec.tag}t${i}.` } },
+      }),
+  );
+  await Promise.all(workers.map((worker) => new Promise((resolve, reject) => {
+    worker.once("message", resolve);
+    worker.once("error", reject);
+  })));
+  return {
+    measure() {
+      for (const worker of workers) worker.postMessage("measure");
+    },
+    async stop(): Promise<LoadTally> {
+      const tallies = await Promise.all(
+        workers.map(
+          (worker) =>
+            new Promise<Omit<LoadTally, "histogram"> & { histogram: string }>((resolve, reject) => {
+              worker.once("message", resolve);
+              worker.once("error", reject);
+              worker.postMessage("stop");
+            }),
+        ),
+      );
+      const total: LoadTally = { calls: 0, transfers: 0, nonOk: 0, failedCalls: 0, nonOkSeen: {}, firstFailures: [], histogram: newLatencyHistogram() };
+      for (const tally of tallies) {
+        total.calls += tally.calls;
+        total.transfers += tally.transfers;
+        total.nonOk += tally.nonOk;
+        total.failedCalls += tally.failedCalls;
+        total.firstFailures.push(...tally.firstFailures);
+        for (const [name, count] of Object.entries(tally.nonOkSeen)) total.nonOkSeen[name] = (total.nonOkSeen[name] ?? 0) + count;
+        total.histogram.add(hdr.decodeFromCompressedBase64(tally.histogram));
+      }
+      await Promise.all(workers.map((worker) => worker.terminate()));
+      return total;
+    },
+  };
+}
+
 async function runCase(
-  call: CreateTransfersCall,
+  client: ReturnType<typeof ledgerClient>,
+  target: string,
   c: Case,
   ledgerPid: number,
   metricsUrl: string,
-  accountIds: string[],
-  hotId: string,
 ): Promise<CaseResult> {
   caseNumber++;
-  const tag = `x${caseNumber}.`;
-  let counter = 0;
-  const nextId = () => `${tag}${(++counter).toString().padStart(10, "0")}`;
-  const pick = () => Math.floor(Math.random() * accountIds.length);
-  const transferOf = (): Transfer => {
-    const debit = pick();
-    const credit = c.hot ? -1 : (debit + 1 + Math.floor(Math.random() * (accountIds.length - 1))) % accountIds.length;
-    return create(TransferSchema, {
-      id: nextId(),
-      debitAccountId: accountIds[debit],
-      creditAccountId: c.hot ? hotId : accountIds[credit],
-      amount: 1n,
-      ledger: 840,
-      code: 1,
-    });
-  };
-  const histogram = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 120_000_000, numberOfSignificantValueDigits: 3 });
-  let measuring = false;
-  let stop = false;
-  let calls = 0;
-  let transfers = 0;
-  let nonOk = 0;
-  let failedCalls = 0;
-  const nonOkSeen: Record<string, number> = {};
-  const worker = async () => {
-    while (!stop) {
-      const batch = Array.from({ length: c.batch }, transferOf);
-      const started = performance.now();
-      try {
-        const results = await call(batch);
-        const elapsedUs = Math.max(1, Math.round((performance.now() - started) * 1000));
-        let bad = 0;
-        for (const result of results) {
-          if (result !== CreateTransferResult.OK) {
-            bad++;
-            const name = CreateTransferResult[result] ?? String(result);
-            nonOkSeen[name] = (nonOkSeen[name] ?? 0) + 1;
-          }
-        }
-        if (measuring) {
-          histogram.recordValue(elapsedUs);
-          calls++;
-          transfers += results.length;
-          nonOk += bad;
-        } else if (bad > 0) nonOk += bad;
-      } catch (error) {
-        failedCalls++;
-        if (failedCalls <= 3) say(`  ${c.name}: call failed: ${(error as Error).message}`);
-        await new Promise((resolve) => setTimeout(resolve, 50));
-      }
-    }
-  };
-  const workers = Array.from({ length: c.concurrency }, worker);
+  const spec: LoadSpec = { batch: c.batch, concurrency: c.concurrency, hot: c.hot, accountCount, hotId, tag: `x${caseNumber}.` };
+  const threads = Math.min(loadThreads, c.concurrency);
+  const load = threads > 1 ? await threadedLoad(target, spec, threads) : startLoad(client.createTransfers, spec);
   await new Promise((resolve) => setTimeout(resolve, warmupSeconds * 1000));
-  measuring = true;
+  load.measure();
   const ledgerCpu0 = cpuSecondsOf(ledgerPid);
   const loadCpu0 = process.cpuUsage();
   const postgresCpu0 = postgresCpuSeconds();
@@ -352,30 +298,30 @@ async function runCase(
   const groups0 = await groupCommitTotals(metricsUrl);
   const t0 = performance.now();
   await new Promise((resolve) => setTimeout(resolve, durationSeconds * 1000));
-  measuring = false;
   const seconds = (performance.now() - t0) / 1000;
   const ledgerCpuSeconds = cpuSecondsOf(ledgerPid) - ledgerCpu0;
   const loadCpu = process.cpuUsage(loadCpu0);
   const postgresCpu = postgresCpuSeconds() - postgresCpu0;
   const machineBusy = machineCpuSeconds().busy - machine0.busy;
   const groups1 = await groupCommitTotals(metricsUrl);
-  stop = true;
-  await Promise.all(workers);
-  if (Object.keys(nonOkSeen).length > 0) say(`  ${c.name}: non-OK results ${JSON.stringify(nonOkSeen)}`);
-  const ms = (percentile: number) => histogram.getValueAtPercentile(percentile) / 1000;
+  const tally = await load.stop();
+  for (const failure of tally.firstFailures.slice(0, 3)) say(`  ${c.name}: call failed: ${failure}`);
+  if (Object.keys(tally.nonOkSeen).length > 0) say(`  ${c.name}: non-OK results ${JSON.stringify(tally.nonOkSeen)}`);
+  const ms = (percentile: number) => tally.histogram.getValueAtPercentile(percentile) / 1000;
   return {
     name: c.name,
     batch: c.batch,
     concurrency: c.concurrency,
     hot: c.hot,
-    transfersPerSecond: transfers / seconds,
-    callsPerSecond: calls / seconds,
+    loadThreads: threads,
+    transfersPerSecond: tally.transfers / seconds,
+    callsPerSecond: tally.calls / seconds,
     p50Ms: ms(50),
     p95Ms: ms(95),
     p99Ms: ms(99),
-    maxMs: histogram.maxValue / 1000,
-    nonOk,
-    failedCalls,
+    maxMs: tally.histogram.maxValue / 1000,
+    nonOk: tally.nonOk,
+    failedCalls: tally.failedCalls,
     ledgerCpuSeconds,
     loadCpuSeconds: (loadCpu.user + loadCpu.system) / 1e6,
     postgresCpuSeconds: postgresCpu,
@@ -514,9 +460,8 @@ try {
   const started = await startLedger(env);
   ledger = started.child;
   const ledgerPid = ledger.pid as number;
-  client = ledgerClient(started.grpcTarget);
+  client = ledgerClient(started.grpcTarget, clientKind);
   const accountIds = Array.from({ length: accountCount }, (_, i) => `u:${i}`);
-  const hotId = "hot";
   const allAccounts = [...accountIds, hotId];
   for (let start = 0; start < allAccounts.length; start += 5000) {
     const results = await client.createAccounts(
@@ -536,7 +481,7 @@ try {
   const batches: PgbenchResult[] = [];
   for (let round = 1; round <= repeat; round++) {
     for (const [index, c] of cases.entries()) {
-      const result = await runCase(client.createTransfers, c, ledgerPid, `http://127.0.0.1:${httpPort}/metrics`, accountIds, hotId);
+      const result = await runCase(client, started.grpcTarget, c, ledgerPid, `http://127.0.0.1:${httpPort}/metrics`);
       runs[index].push(result);
       say(
         `${repeat > 1 ? `[${round}/${repeat}] ` : ""}${c.name.padEnd(18)} ${fixed(result.transfersPerSecond).padStart(7)} transfers/s ` +

@@ -7,10 +7,10 @@
  * engine opens it (readStatements' BEGIN and SET LOCAL), on analyzed tables.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { TransferState, type AccountState, type StoredTransfer } from "../../services/ledger/domain/model.ts";
+import type { AccountState } from "../../services/ledger/domain/model.ts";
 import { readStatements, writeStatements } from "../../services/ledger/store/batch-sql.ts";
 import type { PoolClient } from "../../services/shared/db.ts";
-import { account, createLedgerFixture } from "./support.ts";
+import { account, createLedgerFixture, storedTransfer } from "./support.ts";
 
 const accountCount = 10_000;
 const transferCount = 60;
@@ -106,24 +106,9 @@ describe("batch statements on 10,000 accounts, 60 transfers per group", () => {
       creditsPending: 0n,
       creditsPosted: 9n,
     }));
-    const created: StoredTransfer[] = pairs.map((p, i) => ({
-      id: p.id,
-      debitAccountId: p.debit,
-      creditAccountId: p.credit,
-      amount: 1n,
-      requestedAmount: 1n,
-      pendingId: "",
-      ledger: 840,
-      code: 1,
-      flags: { linked: false, pending: false, postPendingTransfer: false, voidPendingTransfer: false },
-      defaultedFields: 0,
-      timeoutSeconds: 0,
-      userData: "",
-      createTimeUs: 1_700_000_000_000_000n + BigInt(i),
-      expiresAtUs: null,
-      resolveTimeUs: null,
-      state: TransferState.POSTED,
-    }));
+    const created = pairs.map((p, i) =>
+      storedTransfer(p.id, { debitAccountId: p.debit, creditAccountId: p.credit, createTimeUs: 1_700_000_000_000_000n + BigInt(i) }),
+    );
     const statements = statementsOf(
       writeStatements({ created, resolvedHolds: [], accounts, failed: [], history: [], timeUs: 1_700_000_000_000_000n }),
     );

@@ -10,32 +10,11 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AccountSchema } from "../../gen/payments/ledger/v1/ledger_pb.js";
 import { TransfersCommittedSchema } from "../../gen/payments/ledger/v1/ledger_events_pb.js";
 import { encodeTransfersCommitted, feedTransfersPerEventMax } from "../../services/ledger/change-feed.ts";
-import { TransferState, amountMinorMax, type AccountState, type StoredTransfer } from "../../services/ledger/domain/model.ts";
+import { TransferState, amountMinorMax, type AccountState } from "../../services/ledger/domain/model.ts";
 import { timestampOfMicros, transferMessage } from "../../services/ledger/store/proto.ts";
 import { byteaLiteral, integerArray, literal, textArray } from "../../services/ledger/store/sql-text.ts";
 import { createTestDatabase } from "../support/env.ts";
-
-function storedTransfer(id: string, init: Partial<StoredTransfer> = {}): StoredTransfer {
-  return {
-    id,
-    debitAccountId: "a:1",
-    creditAccountId: "a:2",
-    amount: 1n,
-    requestedAmount: 1n,
-    pendingId: "",
-    ledger: 840,
-    code: 1,
-    flags: { linked: false, pending: false, postPendingTransfer: false, voidPendingTransfer: false },
-    defaultedFields: 0,
-    timeoutSeconds: 0,
-    userData: "",
-    createTimeUs: 1_700_000_000_000_001n,
-    expiresAtUs: null,
-    resolveTimeUs: null,
-    state: TransferState.POSTED,
-    ...init,
-  };
-}
+import { storedTransfer } from "./support.ts";
 
 function accountState(id: string, init: Partial<AccountState> = {}): AccountState {
   return {

@@ -21,6 +21,7 @@ import {
   type TransferFlags,
 } from "../../gen/payments/ledger/v1/ledger_pb.js";
 import { createLedgerEngine, type LedgerEngine } from "../../services/ledger/store/engine.ts";
+import { TransferState, type StoredTransfer } from "../../services/ledger/domain/model.ts";
 
 export const postgresBaseUrl = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
 export const ledgerMigrationsFolder = `${import.meta.dirname}/../../services/ledger/store/migrations`;
@@ -101,4 +102,27 @@ let counter = 0;
 export function uid(prefix: string): string {
   counter++;
   return `${prefix}-${counter}-${randomBytes(3).toString("hex")}`;
+}
+
+/** A stored (posted) transfer a:1 -> a:2 of 1 with defaults, for SQL and feed tests. */
+export function storedTransfer(id: string, init: Partial<StoredTransfer> = {}): StoredTransfer {
+  return {
+    id,
+    debitAccountId: "a:1",
+    creditAccountId: "a:2",
+    amount: 1n,
+    requestedAmount: 1n,
+    pendingId: "",
+    ledger: 840,
+    code: 1,
+    flags: { linked: false, pending: false, postPendingTransfer: false, voidPendingTransfer: false },
+    defaultedFields: 0,
+    timeoutSeconds: 0,
+    userData: "",
+    createTimeUs: 1_700_000_000_000_001n,
+    expiresAtUs: null,
+    resolveTimeUs: null,
+    state: TransferState.POSTED,
+    ...init,
+  };
 }
