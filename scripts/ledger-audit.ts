@@ -6,14 +6,16 @@
  * PostgreSQL (DATABASE_URL) without the service, e.g. while the ledger is down. Checks (docs/ledger.md
  * "Invariants"): per ledger total debits = total credits, pending and posted; each account's
  * balances = the sum of its transfers recomputed from scratch; no account breaks its flags;
- * every hold resolved at most once; no overdue hold left pending. Prints the per-ledger totals
+ * every hold resolved at most once; no hold left pending longer than the grace after its
+ * expires_at (max(10 s, 5 x LEDGER_EXPIRY_INTERVAL_MS): the expiry loop's cadence). Prints the per-ledger totals
  * and every violation; exits 0 when the books are clean, 1 when not, 2 when it cannot run.
  */
 import { parseArgs } from "node:util";
 import { createClient } from "@connectrpc/connect";
 import { LedgerService } from "../gen/payments/ledger/v1/ledger_service_pb.js";
 import { createLedgerEngine } from "../services/ledger/store/engine.ts";
-import { loadCommonConfig } from "../services/shared/config.ts";
+import { overdueGraceFor } from "../services/ledger/store/audit.ts";
+import { intFromEnv, loadCommonConfig } from "../services/shared/config.ts";
 import { createPool } from "../services/shared/db.ts";
 import { createGrpcJsTransport } from "../services/shared/grpc-transport.ts";
 
@@ -42,7 +44,9 @@ async function audit(): Promise<Report> {
   if (values.direct) {
     const pool = createPool(config.DATABASE_URL, { max: 2, applicationName: "ledger-audit" });
     try {
-      return await createLedgerEngine(pool).audit(ledger);
+      // Same grace for overdue holds as the service (from LEDGER_EXPIRY_INTERVAL_MS).
+      const expiryIntervalMs = intFromEnv(process.env, "LEDGER_EXPIRY_INTERVAL_MS", 1_000, 10);
+      return await createLedgerEngine(pool, { auditOverdueGraceUs: overdueGraceFor(expiryIntervalMs) }).audit(ledger);
     } finally {
       await pool.end();
     }

@@ -7,6 +7,7 @@ import { runService } from "../shared/process.ts";
 import { registration } from "../shared/server.ts";
 import { accountsFeed, transfersFeed } from "./change-feed.ts";
 import { createLedgerHandlers } from "./handlers.ts";
+import { overdueGraceFor } from "./store/audit.ts";
 import { createLedgerEngine } from "./store/engine.ts";
 import { createGroupCommitter } from "./store/group-commit.ts";
 
@@ -30,7 +31,8 @@ await runService({
   schema: "ledger",
   migrationsFolder: `${import.meta.dirname}/store/migrations`,
   async build({ config, env, pool, nc, logger }) {
-    const engine = createLedgerEngine(pool);
+    const expiryIntervalMs = intFromEnv(env, "LEDGER_EXPIRY_INTERVAL_MS", 1_000, 10);
+    const engine = createLedgerEngine(pool, { auditOverdueGraceUs: overdueGraceFor(expiryIntervalMs) });
     const feedEnabled = (env.LEDGER_CHANGE_FEED ?? "on") !== "off";
     // One feed for group commit and expiry.
     const feed = feedEnabled ? transfersFeed(config.NATS_SUBJECT_PREFIX) : undefined;
@@ -47,7 +49,6 @@ await runService({
       committer,
       onAccountsCommit: feedEnabled ? accountsFeed(config.NATS_SUBJECT_PREFIX) : undefined,
     });
-    const expiryIntervalMs = intFromEnv(env, "LEDGER_EXPIRY_INTERVAL_MS", 1_000, 10);
     let relay: OutboxRelay | undefined;
     let timer: NodeJS.Timeout | undefined;
     let expiring: Promise<unknown> = Promise.resolve();

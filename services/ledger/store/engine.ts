@@ -83,6 +83,11 @@ export interface LedgerEngineOptions {
   clock?: () => bigint;
   /** Attempts per transaction on 40001/40P01/23505; default 8. */
   attemptsMax?: number;
+  /**
+   * How long past its expires_at a PENDING hold may stay before the audit calls it a violation
+   * (µs; default 0: any overdue hold). The service sets it from its expiry interval.
+   */
+  auditOverdueGraceUs?: bigint;
 }
 
 export interface ListAccountTransfersFilter {
@@ -521,7 +526,7 @@ export function createLedgerEngine(pool: Pool, options: LedgerEngineOptions = {}
     },
 
     audit(ledger) {
-      return runAudit(pool, ledger ?? 0, currentUs());
+      return runAudit(pool, ledger ?? 0, currentUs(), options.auditOverdueGraceUs ?? 0n);
     },
   };
 }

@@ -434,7 +434,9 @@ export declare type AuditResponse = Message<"payments.ledger.v1.AuditResponse"> 
   violations: string[];
 
   /**
-   * Holds whose timeout passed and that are still pending (should be zero after expiry ran).
+   * Holds whose timeout passed and that are still pending (zero once the expiry loop ran). Such
+   * a hold is a violation only when it is overdue by more than the ledger's grace:
+   * max(10 s, 5 x LEDGER_EXPIRY_INTERVAL_MS), docs/ledger.md "Invariants".
    *
    * @generated from field: int64 overdue_pending_count = 4;
    */
