@@ -186,7 +186,7 @@ async function groupCommitTotals(
   try {
     const text = await (await fetch(metricsUrl)).text();
     const value = (name: string, labels = "[^}]*") =>
-      Number(new RegExp(`^${name}(?:\\{${labels}\\})? ([0-9.e+-]+)$`, "m").exec(text)?.[1] ?? Number.NaN);
+      Number(new RegExp(`^${name}(?:\\{${labels}\\})? ([0-9.e+-]+)$`, "m").exec(text)?.[1] ?? 0); // no series yet: nothing observed
     const createTransfers = '[^}]*method="CreateTransfers",code="ok"[^}]*';
     return {
       transactions: value("ledger_group_commit_transfers_count"),
