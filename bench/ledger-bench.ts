@@ -243,10 +243,16 @@ async function threadedLoad(target: string, spec: LoadSpec, threads: number) {
         workerData: { target, clientKind, spec: { ...spec, concurrency, tag: `${spec.tag}t${i}.` } },
       }),
   );
-  await Promise.all(workers.map((worker) => new Promise((resolve, reject) => {
-    worker.once("message", resolve);
-    worker.once("error", reject);
-  })));
+  // Each thread posts "ready" once its client and loops are started.
+  await Promise.all(
+    workers.map(
+      (worker) =>
+        new Promise((resolve, reject) => {
+          worker.once("message", resolve);
+          worker.once("error", reject);
+        }),
+    ),
+  );
   return {
     measure() {
       for (const worker of workers) worker.postMessage("measure");
