@@ -39,7 +39,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { readdirSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { cpus, loadavg, totalmem } from "node:os";
 import { parseArgs } from "node:util";
 import { Worker } from "node:worker_threads";
@@ -50,6 +50,7 @@ import { CreateAccountResult } from "../gen/payments/ledger/v1/ledger_results_pb
 import { createPool, dropDatabase, withDatabase } from "../services/shared/db.ts";
 import { ledgerClient, type ClientKind } from "./lib/ledger-client.ts";
 import { newLatencyHistogram, startLoad, type LoadSpec, type LoadTally } from "./lib/ledger-load.ts";
+import { cpuSecondsOf, machineCpuSeconds, median, postgresCpuSeconds } from "./lib/measure.ts";
 import { connectNats, streamNamesOf } from "../services/shared/nats.ts";
 import { freePort } from "../scripts/lib/launcher.ts";
 
@@ -142,41 +143,6 @@ function startLedger(env: NodeJS.ProcessEnv): Promise<{ child: ChildProcess; grp
       reject(new Error(`ledger exited with ${code}: ${err.slice(-2000)}`));
     });
   });
-}
-
-/** CPU seconds (user + system) of a process from /proc (Linux). */
-function cpuSecondsOf(pid: number): number {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
-    return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (100/s)
-  } catch {
-    return Number.NaN;
-  }
-}
-
-/** CPU seconds (user + system) of every live PostgreSQL process (comm "postgres"), from /proc. */
-function postgresCpuSeconds(): number {
-  let total = 0;
-  for (const entry of readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
-      if (!stat.includes("(postgres)")) continue;
-      const fields = stat.split(") ")[1].split(" ");
-      total += (Number(fields[11]) + Number(fields[12])) / 100;
-    } catch {
-      // the process exited between readdir and read
-    }
-  }
-  return total;
-}
-
-/** Busy and total CPU seconds of the whole machine so far, from /proc/stat (all cores). */
-function machineCpuSeconds(): { busy: number; total: number } {
-  const fields = readFileSync("/proc/stat", "utf8").split("\n")[0].trim().split(/\s+/).slice(1).map(Number);
-  const total = fields.reduce((sum, value) => sum + value, 0) / 100;
-  const idle = (fields[3] + fields[4]) / 100; // idle + iowait
-  return { busy: total - idle, total };
 }
 
 /** Sums and counts of the ledger's group-commit histograms, scraped from its /metrics. */
@@ -369,12 +335,6 @@ function pgbench(url: string, script: "single" | "batch", clients: number): Pgbe
 
 // ---------------------------------------------------------------------------------------------
 // Reporting
-
-const median = (numbers: number[]): number => {
-  const sorted = [...numbers].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
-};
 
 function medianOf<T extends Record<string, unknown>>(runs: T[]): T {
   const first = runs[0];

@@ -14,14 +14,10 @@
  * path would carry even if the ledger and PostgreSQL cost no CPU at all.
  */
 import { spawn } from "node:child_process";
-import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
-import { create } from "@bufbuild/protobuf";
-import { createClient } from "@connectrpc/connect";
-import * as hdr from "hdr-histogram-js";
-import { TransferSchema } from "../gen/payments/ledger/v1/ledger_pb.js";
-import { LedgerService } from "../gen/payments/ledger/v1/ledger_service_pb.js";
-import { createH2GrpcTransport } from "./lib/h2-grpc-transport.ts";
+import { ledgerClient } from "./lib/ledger-client.ts";
+import { startLoad } from "./lib/ledger-load.ts";
+import { cpuSecondsOf, median } from "./lib/measure.ts";
 
 const { values } = parseArgs({
   options: {
@@ -40,12 +36,6 @@ if (![concurrency, durationSeconds, repeat].every((n) => Number.isInteger(n) && 
   process.exit(2);
 }
 
-const cpuSecondsOf = (pid: number): number => {
-  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-};
-const median = (numbers: number[]) => [...numbers].sort((a, b) => a - b)[Math.floor(numbers.length / 2)];
-
 async function runOnce(delayMs: number) {
   const child = spawn(process.execPath, [`${import.meta.dirname}/lib/stub-ledger-server.ts`], {
     env: { ...process.env, STUB_DELAY_MS: String(delayMs) },
@@ -61,38 +51,21 @@ async function runOnce(delayMs: number) {
       });
       child.once("exit", (code) => reject(new Error(`stub server exited with ${code}`)));
     });
-    const transport = createH2GrpcTransport({ baseUrl: target, defaultTimeoutMs: 60_000 });
-    const client = createClient(LedgerService, transport);
-    const histogram = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: 3 });
-    let measuring = false;
-    let stop = false;
-    let calls = 0;
-    let counter = 0;
-    const worker = async () => {
-      while (!stop) {
-        const started = performance.now();
-        const transfer = create(TransferSchema, { id: `r${++counter}`, debitAccountId: "u:1", creditAccountId: "u:2", amount: 1n, ledger: 840, code: 1 });
-        await client.createTransfers({ transfers: [transfer] });
-        if (measuring) {
-          histogram.recordValue(Math.max(1, Math.round((performance.now() - started) * 1000)));
-          calls++;
-        }
-      }
-    };
-    const workers = Array.from({ length: concurrency }, worker);
+    const client = ledgerClient(target, "h2");
+    // The same closed loop as bench:ledger (one transfer per call; the stub ignores accounts).
+    const load = startLoad(client.createTransfers, { batch: 1, concurrency, hot: false, accountCount: 10_000, hotId: "hot", tag: "r." });
     await new Promise((resolve) => setTimeout(resolve, 1000));
-    measuring = true;
+    load.measure();
     const server0 = cpuSecondsOf(child.pid as number);
     const load0 = process.cpuUsage();
     const t0 = performance.now();
     await new Promise((resolve) => setTimeout(resolve, durationSeconds * 1000));
-    measuring = false;
     const seconds = (performance.now() - t0) / 1000;
     const serverCpu = cpuSecondsOf(child.pid as number) - server0;
     const loadCpu = process.cpuUsage(load0);
-    stop = true;
-    await Promise.all(workers);
-    transport.close();
+    const { calls, failedCalls, nonOk, histogram } = await load.stop();
+    client.close();
+    if (failedCalls + nonOk > 0) throw new Error(`stub calls failed: ${failedCalls} failed calls, ${nonOk} non-OK results`);
     return {
       callsPerSecond: calls / seconds,
       p50Ms: histogram.getValueAtPercentile(50) / 1000,
