@@ -42,7 +42,7 @@ export interface TransferSnapshot {
   accounts: ReadonlyMap<string, AccountState>;
   /** Stored transfers whose id is a batch id or a batch pending_id (others may be present). */
   transfers: ReadonlyMap<string, StoredTransfer>;
-  /** Ids that failed before on business state (failed_transfers). */
+  /** Ids that failed before on business state (FAILED_ID rows of ledger.transfers). */
   failedIds: ReadonlySet<string>;
 }
 

@@ -1,9 +1,9 @@
 /**
  * The SQL text of a batch transaction's two round trips (see engine.ts):
  * - readStatements: lock the referenced holds, lock every involved account (both FOR UPDATE,
- *   ordered by id), then read the batch's ids from transfers and failed_transfers;
+ *   ordered by id), then read the batch's ids from transfers (created ones and failed ones);
  * - writeStatements: insert the created transfers, resolve the holds, set the account balances,
- *   remember failed ids, add history rows; the two updates check their row counts in the same
+ *   remember failed ids (FAILED_ID rows in transfers), add history rows; the two updates check their row counts in the same
  *   round trip (ledger.assert_rows raises, which aborts the transaction before its COMMIT).
  * Each is one string of ';'-terminated statements for one simple-protocol query. Values are
  * literals from sql-text.ts (fully escaped); each row set is one `unnest` of arrays, so the
@@ -11,7 +11,7 @@
  * every row (most flags, empty pending ids, NULL times) is sent once as a constant.
  */
 import { clientIdPattern, TransferState, type AccountState, type BalanceSnapshot, type StoredTransfer } from "../domain/model.ts";
-import { accountColumns, isoOfMicros, transferColumns } from "./rows.ts";
+import { accountColumns, failedIdState, isoOfMicros, transferColumns } from "./rows.ts";
 import { boolArray, integer, integerArray, literal, textArray } from "./sql-text.ts";
 
 type ColumnType = "text" | "int2" | "int8" | "bool" | "timestamptz";
@@ -84,15 +84,16 @@ export interface ReadPlan {
   /** Index of each statement's result in the query's result array (-1 = not sent). */
   holdsAt: number;
   accountsAt: number;
+  /** Created transfers and failed ids (rows with state failedIdState) among the batch's ids. */
   existingAt: number;
-  failedAt: number;
 }
 
 /**
  * BEGIN, then: lock the holds named by pending ids; lock the named accounts and the holds'
  * accounts (one statement, ordered by id: every transaction locks in the same order, after its
- * hold locks, so none can deadlock); read existing transfers, then failed ids, with the batch's
- * ids (later statements, so they see what committed while this one waited for its locks).
+ * hold locks, so none can deadlock); read the batch's ids from transfers, created and failed
+ * (a later statement, so it sees what committed while this one waited for its locks). A failed
+ * id is never a hold: the hold lookups skip FAILED_ID rows (PENDING_TRANSFER_NOT_FOUND).
  */
 export function readStatements(
   transferIds: Iterable<string>,
@@ -111,17 +112,17 @@ export function readStatements(
   let holdsAt = -1;
   let accountsAt = -1;
   let existingAt = -1;
-  let failedAt = -1;
   if (holds.length > 0) {
     holdsAt = statements.length;
     const holdIds = textArray(holds);
-    statements.push(`select ${transferColumns} from ledger.transfers where id = any(${holdIds}) order by id for update`);
+    const live = `state <> ${failedIdState}`;
+    statements.push(`select ${transferColumns} from ledger.transfers where id = any(${holdIds}) and ${live} order by id for update`);
     accountsAt = statements.length;
     statements.push(
       `select ${accountColumns} from ledger.accounts where id = any(array(
          select unnest(${textArray(accounts)})
-         union select debit_account_id from ledger.transfers where id = any(${holdIds})
-         union select credit_account_id from ledger.transfers where id = any(${holdIds})))
+         union select debit_account_id from ledger.transfers where id = any(${holdIds}) and ${live}
+         union select credit_account_id from ledger.transfers where id = any(${holdIds}) and ${live}))
        order by id for update`,
     );
   } else if (accounts.length > 0) {
@@ -129,16 +130,13 @@ export function readStatements(
     statements.push(`select ${accountColumns} from ledger.accounts where id = any(${textArray(accounts)}) order by id for update`);
   }
   if (ids.length > 0) {
-    // Two lookups by primary key (= ANY of the ids), not one join of unnest(ids) with both
-    // tables: the planner hash-joined that with a sequential scan of the whole transfers table
-    // while it was small, and kept doing so as it grew (every batch then read every transfer).
-    const idArray = textArray(ids);
+    // A lookup by primary key (= ANY of the ids), not a join of unnest(ids) with the table: the
+    // planner hash-joined that with a sequential scan of the whole transfers table while it was
+    // small, and kept doing so as it grew (every batch then read every transfer).
     existingAt = statements.length;
-    statements.push(`select ${transferColumns} from ledger.transfers where id = any(${idArray})`);
-    failedAt = statements.length;
-    statements.push(`select id from ledger.failed_transfers where id = any(${idArray})`);
+    statements.push(`select ${transferColumns} from ledger.transfers where id = any(${textArray(ids)})`);
   }
-  return { sql: `${statements.join(";\n")};`, holdsAt, accountsAt, existingAt, failedAt };
+  return { sql: `${statements.join(";\n")};`, holdsAt, accountsAt, existingAt };
 }
 
 /** Bits of the flags column sent for created transfers (expanded to the four bool columns). */
@@ -244,10 +242,14 @@ export function writeStatements(effects: BatchEffects): string {
     const set = rowSet(rows.length);
     const id = set.column("id", "text", rows.map((f) => f.id));
     const result = set.column("result", "int2", rows.map((f) => f.result));
+    // No ON CONFLICT: these ids were absent when read, so a conflict means a concurrent
+    // transaction created or failed the same id; the insert waits for it to commit, raises
+    // 23505, and the engine retries the batch, which then reads that id (EXISTS_WITH_DIFFERENT_*
+    // or ID_ALREADY_FAILED, as if the two had run one after the other).
     statements.push(
-      `insert into ledger.failed_transfers (id, result, create_time)
-       select ${id}, ${result}, ${literal(isoOfMicros(timeUs))}::timestamptz${set.from()}
-       on conflict (id) do nothing`,
+      `insert into ledger.transfers (id, debit_account_id, credit_account_id, amount, requested_amount, ledger, code,
+         create_time, state, failed_result)
+       select ${id}, '', '', 0, 0, 0, 0, ${literal(isoOfMicros(timeUs))}::timestamptz, ${failedIdState}, ${result}${set.from()}`,
     );
   }
   if (history.length > 0) {

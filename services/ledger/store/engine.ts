@@ -8,9 +8,10 @@
  *  2. lock every involved account, the holds' accounts included (`FOR UPDATE`, ordered by id:
  *     all transactions take account locks in one statement in the same order, after their hold
  *     locks, so they cannot deadlock),
- *  3. read the transfers, then the failed ids, with the batch's ids (primary-key lookups, later
- *     statements than the locks, so a concurrent identical request that committed first is
- *     seen and answered EXISTS);
+ *  3. read the batch's ids from transfers, created transfers and failed ids alike (FAILED_ID
+ *     rows: failed ids share the transfers primary key; a primary-key lookup, a later statement
+ *     than the locks, so a concurrent identical request that committed first is seen and
+ *     answered EXISTS);
  *  in memory:
  *  4. run the pure state machine (../domain);
  *  round trip 2 (statements, then COMMIT):
@@ -43,6 +44,7 @@ import { readStatements, writeStatements, type BatchEffects } from "./batch-sql.
 import {
   accountColumns,
   accountOfRow,
+  failedIdState,
   isoOfMicros,
   microsOf,
   snapshotOfRow,
@@ -314,10 +316,10 @@ export function createLedgerEngine(pool: Pool, options: LedgerEngineOptions = {}
         const failedIds = new Set<string>();
         if (plan.existingAt >= 0) {
           for (const row of results[plan.existingAt].rows) {
-            if (!transfers.has(row.id as string)) transfers.set(row.id as string, transferOfRow(row));
+            if (Number(row.state) === failedIdState) failedIds.add(row.id as string);
+            else if (!transfers.has(row.id as string)) transfers.set(row.id as string, transferOfRow(row));
           }
         }
-        if (plan.failedAt >= 0) for (const row of results[plan.failedAt].rows) failedIds.add(row.id as string);
         // Evaluate.
         const timeUs = reserveTimes(batch.length);
         const outcome = evaluateTransfers(
@@ -360,9 +362,10 @@ export function createLedgerEngine(pool: Pool, options: LedgerEngineOptions = {}
 
     async lookupTransfers(ids) {
       if (ids.length === 0) return [];
-      const { rows } = await pool.query(`select ${transferColumns} from ledger.transfers where id = any($1::text[])`, [
-        [...ids],
-      ]);
+      const { rows } = await pool.query(
+        `select ${transferColumns} from ledger.transfers where id = any($1::text[]) and state <> ${failedIdState}`,
+        [[...ids]],
+      );
       const found = new Map<string, StoredTransfer>();
       for (const row of rows) found.set(row.id, transferOfRow(row));
       return ids.flatMap((id) => (found.has(id) ? [found.get(id) as StoredTransfer] : []));
@@ -375,7 +378,7 @@ export function createLedgerEngine(pool: Pool, options: LedgerEngineOptions = {}
       }
       const cursor = filter.pageToken ? decodePageToken(filter.pageToken) : undefined;
       const params: unknown[] = [filter.accountId];
-      const conditions: string[] = [];
+      const conditions: string[] = [`state <> ${failedIdState}`];
       if (filter.startTimeUs !== undefined) {
         params.push(isoOfMicros(filter.startTimeUs));
         conditions.push(`create_time >= $${params.length}::timestamptz`);
@@ -433,10 +436,10 @@ export function createLedgerEngine(pool: Pool, options: LedgerEngineOptions = {}
            coalesce(sum(amount) filter (where credit_account_id = $1 and state = ${TransferState.POSTED}), 0)::int8 as credits_posted
          from (
            select amount, flag_pending, resolve_time, state, debit_account_id, credit_account_id
-             from ledger.transfers where debit_account_id = $1 and create_time <= $2::timestamptz
+             from ledger.transfers where debit_account_id = $1 and create_time <= $2::timestamptz and state <> ${failedIdState}
            union all
            select amount, flag_pending, resolve_time, state, debit_account_id, credit_account_id
-             from ledger.transfers where credit_account_id = $1 and create_time <= $2::timestamptz
+             from ledger.transfers where credit_account_id = $1 and create_time <= $2::timestamptz and state <> ${failedIdState}
          ) s`,
         [accountId, atIso],
       );

@@ -39,6 +39,13 @@ export const accountColumns = `id, ledger, code, flag_debits_must_not_exceed_cre
   flag_history, flag_closed, user_data, debits_pending, debits_posted, credits_pending, credits_posted,
   ${microsOf("create_time")} as create_time_us`;
 
+/**
+ * `transfers.state` of a failed id (store-only, not a TransferState): the row remembers that the
+ * id failed on business state and carries nothing else (schema.ts). Every read of transfers as
+ * money excludes it.
+ */
+export const failedIdState = 7;
+
 /** Select list of a transfer row; `alias` qualifies the columns (e.g. "t."). */
 export function transferColumnsOf(alias = ""): string {
   const a = alias;

@@ -86,7 +86,15 @@ export const accounts = ledgerSchema.table(
  * - state PENDING: amount to debits_pending / credits_pending while the hold is open;
  * - state POSTED (plain transfer or post record): amount to debits_posted / credits_posted;
  * - PENDING_POSTED / PENDING_VOIDED / PENDING_EXPIRED holds and VOIDING records: nothing now
- *   (a hold contributed to *_pending during [create_time, resolve_time)).
+ *   (a hold contributed to *_pending during [create_time, resolve_time));
+ * - state 7 (FAILED_ID, store-only, not a TransferState): nothing ever. The id failed on
+ *   business state (CreateTransferResult DEBIT_ACCOUNT_NOT_FOUND and later, TigerBeetle's
+ *   "transient" results) and can never succeed: a later attempt returns ID_ALREADY_FAILED.
+ *   `failed_result` holds the first failure's result; the row carries no accounts, no amount
+ *   and ledger 0 (transfers_failed_id_carries_nothing). Failed ids live in this table, under
+ *   the same primary key as created transfers, so a concurrent attempt that creates the id and
+ *   one that fails it conflict on the key (one waits for the other, gets 23505 and is retried
+ *   against the committed row) instead of both committing.
  */
 export const transfers = ledgerSchema.table(
   "transfers",
@@ -112,6 +120,8 @@ export const transfers = ledgerSchema.table(
     /** Holds only: when the hold left PENDING. */
     resolveTime: timestamp("resolve_time", { withTimezone: true, precision: 6 }),
     state: smallint("state").notNull(),
+    /** FAILED_ID rows only: the CreateTransferResult number of the first failure. */
+    failedResult: smallint("failed_result"),
   },
   (table) => [
     index("transfers_debit_account_create_time").on(table.debitAccountId, table.createTime, table.id),
@@ -122,21 +132,15 @@ export const transfers = ledgerSchema.table(
     // A hold is resolved at most once: at most one post/void transfer names it.
     uniqueIndex("transfers_pending_id_unique").on(table.pendingId).where(sql`${table.pendingId} is not null`),
     check("transfers_amount_non_negative", sql`${table.amount} >= 0`),
-    check("transfers_state_known", sql`${table.state} between 1 and 6`),
+    check("transfers_state_known", sql`${table.state} between 1 and 7`),
+    check(
+      "transfers_failed_id_carries_nothing",
+      sql`(${table.state} = 7) = (${table.failedResult} is not null) and (${table.state} <> 7 or (${table.amount} = 0
+        and ${table.requestedAmount} = 0 and ${table.debitAccountId} = '' and ${table.creditAccountId} = ''
+        and ${table.pendingId} is null and ${table.ledger} = 0))`,
+    ),
   ],
 );
-
-/**
- * Ids that failed on business state (CreateTransferResult DEBIT_ACCOUNT_NOT_FOUND and later,
- * TigerBeetle's "transient" results). Such an id can never succeed: a later attempt returns
- * ID_ALREADY_FAILED.
- */
-export const failedTransfers = ledgerSchema.table("failed_transfers", {
-  id: text("id").primaryKey(),
-  /** The CreateTransferResult number of the first failure. */
-  result: smallint("result").notNull(),
-  createTime: timestamp("create_time", { withTimezone: true, precision: 6 }).notNull(),
-});
 
 /**
  * Balance snapshots of accounts with the history flag: one row per (account, transfer that
