@@ -14,8 +14,9 @@ import { parseArgs } from "node:util";
 import { createClient } from "@connectrpc/connect";
 import { LedgerService } from "../gen/payments/ledger/v1/ledger_service_pb.js";
 import { createLedgerEngine } from "../services/ledger/store/engine.ts";
+import { expiryIntervalMsFromEnv } from "../services/ledger/config.ts";
 import { overdueGraceFor } from "../services/ledger/store/audit.ts";
-import { intFromEnv, loadCommonConfig } from "../services/shared/config.ts";
+import { loadCommonConfig } from "../services/shared/config.ts";
 import { createPool } from "../services/shared/db.ts";
 import { createGrpcJsTransport } from "../services/shared/grpc-transport.ts";
 
@@ -45,8 +46,8 @@ async function audit(): Promise<Report> {
     const pool = createPool(config.DATABASE_URL, { max: 2, applicationName: "ledger-audit" });
     try {
       // Same grace for overdue holds as the service (from LEDGER_EXPIRY_INTERVAL_MS).
-      const expiryIntervalMs = intFromEnv(process.env, "LEDGER_EXPIRY_INTERVAL_MS", 1_000, 10);
-      return await createLedgerEngine(pool, { auditOverdueGraceUs: overdueGraceFor(expiryIntervalMs) }).audit(ledger);
+      const auditOverdueGraceUs = overdueGraceFor(expiryIntervalMsFromEnv());
+      return await createLedgerEngine(pool, { auditOverdueGraceUs }).audit(ledger);
     } finally {
       await pool.end();
     }

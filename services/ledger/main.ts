@@ -6,6 +6,7 @@ import { startOutboxRelay, type OutboxRelay } from "../shared/outbox.ts";
 import { runService } from "../shared/process.ts";
 import { registration } from "../shared/server.ts";
 import { accountsFeed, transfersFeed } from "./change-feed.ts";
+import { expiryIntervalMsFromEnv } from "./config.ts";
 import { createLedgerHandlers } from "./handlers.ts";
 import { overdueGraceFor } from "./store/audit.ts";
 import { createLedgerEngine } from "./store/engine.ts";
@@ -31,7 +32,7 @@ await runService({
   schema: "ledger",
   migrationsFolder: `${import.meta.dirname}/store/migrations`,
   async build({ config, env, pool, nc, logger }) {
-    const expiryIntervalMs = intFromEnv(env, "LEDGER_EXPIRY_INTERVAL_MS", 1_000, 10);
+    const expiryIntervalMs = expiryIntervalMsFromEnv(env);
     const engine = createLedgerEngine(pool, { auditOverdueGraceUs: overdueGraceFor(expiryIntervalMs) });
     const feedEnabled = (env.LEDGER_CHANGE_FEED ?? "on") !== "off";
     // One feed for group commit and expiry.

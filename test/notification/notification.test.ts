@@ -7,14 +7,13 @@ import { DeliveryState, NotificationService } from "../../gen/payments/notificat
 import { buildNotification } from "../../services/notification/service.ts";
 import { verifySignature } from "../../services/notification/signature.ts";
 import type { NotificationConfig } from "../../services/notification/config.ts";
-import { applyMigrations, type Pool } from "../../services/shared/db.ts";
+import type { Pool } from "../../services/shared/db.ts";
 import { errorFieldHeader } from "../../services/shared/errors.ts";
 import { createLogger } from "../../services/shared/log.ts";
-import { ensureStream } from "../../services/shared/nats.ts";
 import { routesOf } from "../../services/shared/server.ts";
 import type { BuiltService } from "../../services/shared/process.ts";
 import type { NatsConnection } from "nats";
-import { connectTestNats, createTestDatabase, uniqueStreamNames } from "../support/env.ts";
+import { createConsumerTestEnv } from "../support/env.ts";
 import {
   authorizationEvent,
   batchSettledEvent,
@@ -35,9 +34,8 @@ const fastSettings: NotificationConfig = {
   pollMs: 20,
 };
 
-let db: Awaited<ReturnType<typeof createTestDatabase>>;
+let env: Awaited<ReturnType<typeof createConsumerTestEnv>>;
 let pool: Pool;
-let nats: Awaited<ReturnType<typeof connectTestNats>>;
 let nc: NatsConnection;
 let names: { stream: string; prefix: string };
 let service: (BuiltService & { routes: unknown }) | undefined;
@@ -58,21 +56,15 @@ async function startService(settings: Partial<NotificationConfig> = {}, start = 
 }
 
 beforeEach(async () => {
-  db = await createTestDatabase("notification");
-  pool = db.pool;
-  await applyMigrations(pool, "notification", migrations);
-  names = uniqueStreamNames();
-  nats = await connectTestNats(names.stream);
-  nc = nats.nc;
-  await ensureStream(nc, names.stream, names.prefix);
+  env = await createConsumerTestEnv("notification", migrations);
+  ({ pool, nc, names } = env);
 });
 
 afterEach(async () => {
   await service?.stop?.();
   service = undefined;
   for (const close of closers.splice(0)) await close();
-  await nats.cleanup();
-  await db.drop();
+  await env.cleanup();
 });
 
 async function deliveriesOf(client: ReturnType<typeof createClient<typeof NotificationService>>, endpointId: string) {

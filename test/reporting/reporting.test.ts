@@ -8,22 +8,20 @@ import { ReportingService } from "../../gen/payments/reporting/v1/reporting_serv
 import { createReportingHandler, reportingDurable } from "../../services/reporting/consumer.ts";
 import { ensureConsumer } from "../../services/shared/nats.ts";
 import { buildReporting, type ReportingDeps } from "../../services/reporting/service.ts";
-import { applyMigrations, type Pool } from "../../services/shared/db.ts";
+import type { Pool } from "../../services/shared/db.ts";
 import { errorFieldHeader } from "../../services/shared/errors.ts";
 import { decodeEvent, schemaHeader } from "../../services/shared/events.ts";
 import { createLogger } from "../../services/shared/log.ts";
-import { ensureStream } from "../../services/shared/nats.ts";
 import type { BuiltService } from "../../services/shared/process.ts";
 import { routesOf } from "../../services/shared/server.ts";
-import { connectTestNats, createTestDatabase, uniqueStreamNames } from "../support/env.ts";
+import { createConsumerTestEnv } from "../support/env.ts";
 import { authorizationEvent, batchSettledEvent, eventually, publishAuthorizationEvent, publishBatchSettled } from "../notification/helpers.ts";
 
 const migrations = fileURLToPath(new URL("../../services/reporting/store/migrations", import.meta.url));
 const logger = createLogger("test-reporting", process.env.TEST_LOG_LEVEL ?? "silent");
 
-let db: Awaited<ReturnType<typeof createTestDatabase>>;
+let env: Awaited<ReturnType<typeof createConsumerTestEnv>>;
 let pool: Pool;
-let nats: Awaited<ReturnType<typeof connectTestNats>>;
 let nc: NatsConnection;
 let names: { stream: string; prefix: string };
 let service: BuiltService | undefined;
@@ -35,20 +33,14 @@ async function startService(options: Partial<ReportingDeps> = {}, start = true) 
 }
 
 beforeEach(async () => {
-  db = await createTestDatabase("reporting");
-  pool = db.pool;
-  await applyMigrations(pool, "reporting", migrations);
-  names = uniqueStreamNames();
-  nats = await connectTestNats(names.stream);
-  nc = nats.nc;
-  await ensureStream(nc, names.stream, names.prefix);
+  env = await createConsumerTestEnv("reporting", migrations);
+  ({ pool, nc, names } = env);
 });
 
 afterEach(async () => {
   await service?.stop?.();
   service = undefined;
-  await nats.cleanup();
-  await db.drop();
+  await env.cleanup();
 });
 
 async function eventsProcessed(client: ReturnType<typeof createClient<typeof ReportingService>>, count: bigint) {

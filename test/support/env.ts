@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import type { NatsConnection } from "nats";
-import { createPool, dropDatabase, ensureDatabase, withDatabase, type Pool } from "../../services/shared/db.ts";
-import { connectNats, deleteStreams } from "../../services/shared/nats.ts";
+import { applyMigrations, createPool, dropDatabase, ensureDatabase, withDatabase, type Pool } from "../../services/shared/db.ts";
+import { connectNats, deleteStreams, ensureStream } from "../../services/shared/nats.ts";
 
 /** Base URLs of the real PostgreSQL and NATS the tests use. */
 export const postgresBaseUrl = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
@@ -43,6 +43,32 @@ export async function connectTestNats(stream: string): Promise<{ nc: NatsConnect
     async cleanup() {
       await deleteStreams(nc, stream);
       await nc.close();
+    },
+  };
+}
+
+/**
+ * What the tests of a service that consumes the event stream start from: a fresh database
+ * `<schema>_<random>` with the service's migrations (from `migrationsFolder`) applied, unique
+ * stream names, a NATS connection and the stream itself. `cleanup()` deletes the stream, closes
+ * the connection and drops the database.
+ */
+export async function createConsumerTestEnv(
+  schema: string,
+  migrationsFolder: string,
+): Promise<{ pool: Pool; nc: NatsConnection; names: { stream: string; prefix: string }; cleanup: () => Promise<void> }> {
+  const db = await createTestDatabase(schema);
+  await applyMigrations(db.pool, schema, migrationsFolder);
+  const names = uniqueStreamNames();
+  const nats = await connectTestNats(names.stream);
+  await ensureStream(nats.nc, names.stream, names.prefix);
+  return {
+    pool: db.pool,
+    nc: nats.nc,
+    names,
+    async cleanup() {
+      await nats.cleanup();
+      await db.drop();
     },
   };
 }
