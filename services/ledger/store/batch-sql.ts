@@ -3,8 +3,9 @@
  * - readStatements: lock the referenced holds, lock every involved account (both FOR UPDATE,
  *   ordered by id), then read the batch's ids from transfers (created ones and failed ones);
  * - writeStatements: insert the created transfers, resolve the holds, set the account balances,
- *   remember failed ids (FAILED_ID rows in transfers), add history rows; the two updates check their row counts in the same
- *   round trip (ledger.assert_rows raises, which aborts the transaction before its COMMIT).
+ *   remember failed ids (FAILED_ID rows in transfers), add history rows; the two updates check
+ *   their row counts in the same round trip (ledger.assert_rows raises, which aborts the
+ *   transaction before its COMMIT).
  * Each is one string of ';'-terminated statements for one simple-protocol query. Values are
  * literals from sql-text.ts (fully escaped); each row set is one `unnest` of arrays, so the
  * statement count is constant whatever the batch size. A column whose value is the same in
