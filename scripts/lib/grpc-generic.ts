@@ -1,5 +1,6 @@
 import * as grpc from "@grpc/grpc-js";
-import { create, fromBinary, toBinary, type DescMessage, type DescService } from "@bufbuild/protobuf";
+import { create, type DescMessage, type DescService } from "@bufbuild/protobuf";
+import { grpcMethodDefinition } from "../../services/shared/grpc-method.ts";
 
 export type Unary = (request: unknown, options?: { deadlineMs?: number }) => Promise<unknown>;
 
@@ -8,23 +9,14 @@ export type Unary = (request: unknown, options?: { deadlineMs?: number }) => Pro
  * unary method (keyed by localName). `channelIndex` gives distinct channels (connections).
  */
 export function grpcClientOf(service: DescService, target: string, channelIndex = 0): Record<string, Unary> & { close(): void } {
+  const unaryMethods = service.methods.filter((method) => method.methodKind === "unary");
   const definition: Record<string, grpc.MethodDefinition<unknown, unknown>> = {};
-  for (const method of service.methods) {
-    definition[method.localName] = {
-      path: `/${service.typeName}/${method.name}`,
-      requestStream: false,
-      responseStream: false,
-      requestSerialize: (value: unknown) => Buffer.from(toBinary(method.input, value as never)),
-      requestDeserialize: (bytes: Buffer) => fromBinary(method.input, bytes),
-      responseSerialize: (value: unknown) => Buffer.from(toBinary(method.output, value as never)),
-      responseDeserialize: (bytes: Buffer) => fromBinary(method.output, bytes),
-    };
-  }
+  for (const method of unaryMethods) definition[method.localName] = grpcMethodDefinition(service, method);
   const Constructor = grpc.makeGenericClientConstructor(definition as grpc.ServiceDefinition, service.name);
   // A distinct channel option keeps grpc-js from sharing one subchannel across "connections".
   const client = new Constructor(target, grpc.credentials.createInsecure(), { "bench.channel_index": channelIndex });
   const calls: Record<string, Unary> = {};
-  for (const method of service.methods) {
+  for (const method of unaryMethods) {
     const schema = method.input as DescMessage;
     calls[method.localName] = (request, options = {}) =>
       new Promise((resolve, reject) => {

@@ -17,7 +17,6 @@ import {
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import {
   create,
-  fromBinary,
   isMessage,
   toBinary,
   type DescFile,
@@ -28,6 +27,7 @@ import {
 import { FileDescriptorSetSchema, type FileDescriptorProto } from "@bufbuild/protobuf/wkt";
 import { requestContext, requestIdHeader } from "./context.ts";
 import { errorReasonHeader } from "./errors.ts";
+import { grpcMethodDefinition } from "./grpc-method.ts";
 import type { Logger } from "./log.ts";
 import { metricsRegistry, rpcDuration } from "./telemetry.ts";
 
@@ -192,18 +192,8 @@ export function grpcServiceOf(
   const definition: Record<string, grpc.MethodDefinition<unknown, unknown>> = {};
   const handlers: grpc.UntypedServiceImplementation = {};
   for (const method of reg.service.methods) {
-    const streamingRequest = method.methodKind === "client_streaming" || method.methodKind === "bidi_streaming";
-    const streamingResponse = method.methodKind === "server_streaming" || method.methodKind === "bidi_streaming";
-    definition[method.localName] = {
-      path: `/${reg.service.typeName}/${method.name}`,
-      requestStream: streamingRequest,
-      responseStream: streamingResponse,
-      requestSerialize: (value: unknown) => Buffer.from(toBinary(method.input, value as never)),
-      requestDeserialize: (bytes: Buffer) => fromBinary(method.input, bytes),
-      responseSerialize: (value: unknown) => Buffer.from(toBinary(method.output, value as never)),
-      responseDeserialize: (bytes: Buffer) => fromBinary(method.output, bytes),
-      originalName: method.localName,
-    };
+    definition[method.localName] = grpcMethodDefinition(reg.service, method);
+    const streamingRequest = definition[method.localName].requestStream;
     const impl = (reg.impl as Record<string, unknown>)[method.localName] as
       | ((request: unknown, context: HandlerContext) => unknown)
       | undefined;
