@@ -37,7 +37,7 @@
  * call (measured with --client; see docs/ledger.md), so it is the default: on a 2-core machine
  * every cycle the load generator spends is taken from the ledger and PostgreSQL.
  */
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { cpus, loadavg, totalmem } from "node:os";
@@ -52,7 +52,7 @@ import { ledgerClient, type ClientKind } from "./lib/ledger-client.ts";
 import { newLatencyHistogram, startLoad, type LoadSpec, type LoadTally } from "./lib/ledger-load.ts";
 import { cpuSecondsOf, machineCpuSeconds, median, postgresCpuSeconds } from "./lib/measure.ts";
 import { connectNats, streamNamesOf } from "../services/shared/nats.ts";
-import { freePort } from "../scripts/lib/launcher.ts";
+import { startMesh, type MeshEndpoint, type RunningMesh } from "../scripts/lib/launcher.ts";
 
 const root = `${import.meta.dirname}/..`;
 const { values } = parseArgs({
@@ -118,31 +118,24 @@ const cases = wanted.length === 0 ? allCases : allCases.filter((c) => wanted.som
 // ---------------------------------------------------------------------------------------------
 // The ledger child process
 
-function startLedger(env: NodeJS.ProcessEnv): Promise<{ child: ChildProcess; grpcTarget: string }> {
+/**
+ * Starts the ledger (`node [--ledger-node-args] services/ledger/main.ts`) on free ports with the
+ * launcher (scripts/lib/launcher.ts), its logs discarded; resolves once it printed its ready
+ * line. `stop()` sends SIGTERM by PID, SIGKILL after 15 s.
+ */
+async function startLedger(env: Record<string, string>): Promise<{ mesh: RunningMesh; endpoint: MeshEndpoint }> {
   const nodeArgs = values["ledger-node-args"].split(" ").filter(Boolean);
-  const child = spawn(process.execPath, [...nodeArgs, `${root}/services/ledger/main.ts`], { env, stdio: ["ignore", "pipe", "pipe"] });
-  return new Promise((resolve, reject) => {
-    let out = "";
-    let err = "";
-    const timer = setTimeout(() => reject(new Error(`ledger did not become ready in 30 s: ${err.slice(-2000)}`)), 30_000);
-    child.stderr?.on("data", (chunk: Buffer) => {
-      err = (err + chunk.toString()).slice(-8000);
-    });
-    child.stdout?.on("data", (chunk: Buffer) => {
-      out += chunk.toString();
-      const line = out.split("\n").find((text) => text.includes('"ready"'));
-      if (line) {
-        clearTimeout(timer);
-        child.stdout?.removeAllListeners("data");
-        child.stdout?.resume();
-        resolve({ child, grpcTarget: (JSON.parse(line) as { grpc: string }).grpc });
-      }
-    });
-    child.once("exit", (code) => {
-      clearTimeout(timer);
-      reject(new Error(`ledger exited with ${code}: ${err.slice(-2000)}`));
-    });
+  const mesh = await startMesh({
+    services: ["ledger"],
+    env,
+    ports: "free",
+    logs: "silent",
+    skipPreflight: true,
+    readyTimeoutMs: 30_000,
+    stopGraceMs: 15_000,
+    command: () => ({ file: process.execPath, args: [...nodeArgs, `${root}/services/ledger/main.ts`] }),
   });
+  return { mesh, endpoint: mesh.endpoints.ledger as MeshEndpoint };
 }
 
 /** Sums and counts of the ledger's group-commit histograms, scraped from its /metrics. */
@@ -404,29 +397,25 @@ const suffix = randomBytes(4).toString("hex");
 const databaseUrl = withDatabase(postgresBaseUrl, `ledger_bench_${suffix}`);
 const stream = `LEDGER_BENCH_${suffix}`;
 const subjectPrefix = `lbench${suffix}`;
-const [grpcPort, httpPort] = [await freePort(), await freePort()];
-const env: NodeJS.ProcessEnv = {
-  ...process.env,
+const env: Record<string, string> = {
   DATABASE_URL: databaseUrl,
   NATS_URL: natsUrl,
   NATS_STREAM: stream,
   NATS_SUBJECT_PREFIX: subjectPrefix,
-  LEDGER_GRPC_PORT: String(grpcPort),
-  LEDGER_HTTP_PORT: String(httpPort),
   LOG_LEVEL: "warn",
 };
 say(
   `bench:ledger: ${cpus().length} CPU(s) ${cpus()[0]?.model ?? ""}, ${Math.round(totalmem() / 2 ** 30)} GiB, load average ${loadavg().map((l) => l.toFixed(2)).join(" ")}; ` +
     `${cases.length} case(s) x ${durationSeconds} s (+${warmupSeconds} s warm-up) x ${repeat}, client ${clientKind}, database ${databaseUrl.replace(/^.*\//, "")}`,
 );
-let ledger: ChildProcess | undefined;
+let ledger: RunningMesh | undefined;
 let exitCode = 0;
 let client: ReturnType<typeof ledgerClient> | undefined;
 try {
   const started = await startLedger(env);
-  ledger = started.child;
-  const ledgerPid = ledger.pid as number;
-  client = ledgerClient(started.grpcTarget, clientKind);
+  ledger = started.mesh;
+  const ledgerPid = started.endpoint.pid;
+  client = ledgerClient(started.endpoint.grpc, clientKind);
   const accountIds = Array.from({ length: accountCount }, (_, i) => `u:${i}`);
   const allAccounts = [...accountIds, hotId];
   for (let start = 0; start < allAccounts.length; start += 5000) {
@@ -440,14 +429,14 @@ try {
   await setupPool.query(readFileSync(`${root}/bench/pgbench/setup.sql`, "utf8"));
   await setupPool.query("vacuum analyze ledger.accounts");
   await setupPool.end();
-  say(`ledger pid ${ledgerPid} at ${started.grpcTarget}; ${allAccounts.length} accounts created`);
+  say(`ledger pid ${ledgerPid} at ${started.endpoint.grpc}; ${allAccounts.length} accounts created`);
 
   const runs: CaseResult[][] = cases.map(() => []);
   const singles: PgbenchResult[] = [];
   const batches: PgbenchResult[] = [];
   for (let round = 1; round <= repeat; round++) {
     for (const [index, c] of cases.entries()) {
-      const result = await runCase(client, started.grpcTarget, c, ledgerPid, `http://127.0.0.1:${httpPort}/metrics`);
+      const result = await runCase(client, started.endpoint.grpc, c, ledgerPid, started.endpoint.metrics);
       runs[index].push(result);
       say(
         `${repeat > 1 ? `[${round}/${repeat}] ` : ""}${c.name.padEnd(18)} ${fixed(result.transfersPerSecond).padStart(7)} transfers/s ` +
@@ -507,13 +496,7 @@ try {
   exitCode = 2;
 } finally {
   client?.close();
-  if (ledger && ledger.exitCode === null) {
-    const exited = new Promise((resolve) => ledger?.once("exit", resolve));
-    process.kill(ledger.pid as number, "SIGTERM");
-    const timer = setTimeout(() => ledger?.pid && process.kill(ledger.pid, "SIGKILL"), 15_000);
-    await exited;
-    clearTimeout(timer);
-  }
+  await ledger?.stop();
   if (!values.keep) {
     await dropDatabase(databaseUrl).catch((error) => say(`drop database failed: ${(error as Error).message}`));
     try {

@@ -10,7 +10,6 @@
  *   existing member fails a chain, as in TigerBeetle);
  * - the Audit passes (every balance equals the sum of its transfers, debits = credits).
  */
-import { spawn, type ChildProcess } from "node:child_process";
 import { createClient } from "@connectrpc/connect";
 import { afterAll, describe, expect, it } from "vitest";
 import { CreateAccountResult, CreateTransferResult as R } from "../../gen/payments/ledger/v1/ledger_results_pb.js";
@@ -19,47 +18,20 @@ import { dropDatabase, withDatabase } from "../../services/shared/db.ts";
 import { createGrpcJsTransport } from "../../services/shared/grpc-transport.ts";
 import { streamNamesOf } from "../../services/shared/nats.ts";
 import { connectTestNats, natsUrl, postgresBaseUrl, uniqueStreamNames, uniqueSuffix } from "../support/env.ts";
-import { freePort } from "../../scripts/lib/launcher.ts";
+import { startMesh, type MeshEndpoint, type RunningMesh } from "../../scripts/lib/launcher.ts";
 
-const root = `${import.meta.dirname}/../..`;
 const accountCount = 40;
 const workers = 16;
 const chainLength = 3;
 
-/** Starts `node services/ledger/main.ts` and resolves with its gRPC address once ready. */
-async function startLedger(env: NodeJS.ProcessEnv): Promise<{ child: ChildProcess; target: string }> {
-  const [grpcPort, httpPort] = [await freePort(), await freePort()];
-  const child = spawn(process.execPath, [`${root}/services/ledger/main.ts`], {
-    env: { ...env, LEDGER_GRPC_PORT: String(grpcPort), LEDGER_HTTP_PORT: String(httpPort) },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  return new Promise((resolve, reject) => {
-    let out = "";
-    let err = "";
-    const timer = setTimeout(() => reject(new Error(`ledger not ready in 20 s: ${err.slice(-1500)}`)), 20_000);
-    child.stderr?.on("data", (chunk: Buffer) => {
-      err = (err + chunk.toString()).slice(-4000);
-    });
-    child.stdout?.on("data", (chunk: Buffer) => {
-      out += chunk.toString();
-      const line = out.split("\n").find((text) => text.includes('"ready"'));
-      if (line) {
-        clearTimeout(timer);
-        resolve({ child, target: (JSON.parse(line) as { grpc: string }).grpc });
-      }
-    });
-    child.once("exit", (code, signal) => {
-      clearTimeout(timer);
-      reject(new Error(`ledger exited (${code ?? signal}) before ready: ${err.slice(-1500)}`));
-    });
-  });
-}
-
-function stop(child: ChildProcess | undefined, signal: NodeJS.Signals): Promise<void> {
-  if (!child || child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-  process.kill(child.pid as number, signal);
-  return exited;
+/**
+ * Starts `node services/ledger/main.ts` on free ports with the launcher (scripts/lib/launcher.ts)
+ * and resolves once it printed its ready line.
+ */
+async function startLedger(): Promise<{ mesh: RunningMesh; target: string; pid: number }> {
+  const mesh = await startMesh({ services: ["ledger"], env, ports: "free", logs: "silent", skipPreflight: true, readyTimeoutMs: 20_000 });
+  const endpoint = mesh.endpoints.ledger as MeshEndpoint;
+  return { mesh, target: endpoint.grpc, pid: endpoint.pid };
 }
 
 interface Call {
@@ -72,8 +44,7 @@ interface Call {
 const suffix = uniqueSuffix();
 const databaseUrl = withDatabase(postgresBaseUrl, `ledger_crash_${suffix}`);
 const { stream, prefix } = uniqueStreamNames();
-const env: NodeJS.ProcessEnv = {
-  ...process.env,
+const env: Record<string, string> = {
   DATABASE_URL: databaseUrl,
   NATS_URL: natsUrl,
   NATS_STREAM: stream,
@@ -81,10 +52,10 @@ const env: NodeJS.ProcessEnv = {
   LOG_LEVEL: "error",
   SHUTDOWN_GRACE_MS: "1000",
 };
-let ledger: ChildProcess | undefined;
+let ledger: RunningMesh | undefined;
 
 afterAll(async () => {
-  await stop(ledger, "SIGTERM");
+  await ledger?.stop();
   await dropDatabase(databaseUrl).catch(() => {});
   const { nc, cleanup } = await connectTestNats(stream);
   const jsm = await nc.jetstreamManager();
@@ -94,8 +65,8 @@ afterAll(async () => {
 
 describe("ledger crash (kill -9 under load, restart)", () => {
   it("keeps every acknowledged transfer, applies no chain by halves, and audits clean", { timeout: 60_000 }, async () => {
-    let started = await startLedger(env);
-    ledger = started.child;
+    let started = await startLedger();
+    ledger = started.mesh;
     let transport = createGrpcJsTransport({ baseUrl: started.target, defaultTimeoutMs: 10_000 });
     let client = createClient(LedgerService, transport);
     const accounts = Array.from({ length: accountCount }, (_, i) => `c:${i}`);
@@ -144,7 +115,9 @@ describe("ledger crash (kill -9 under load, restart)", () => {
     const acknowledged = () => calls.filter((call) => call.results !== undefined).length;
     const deadline = Date.now() + 10_000;
     while (acknowledged() < 300 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
-    await stop(ledger, "SIGKILL");
+    process.kill(started.pid, "SIGKILL");
+    await started.mesh.unexpectedExit;
+    ledger = undefined;
     stopLoad = true;
     await load;
     transport.close();
@@ -153,8 +126,8 @@ describe("ledger crash (kill -9 under load, restart)", () => {
     expect(inFlight.length).toBeGreaterThan(0); // the kill really hit calls in flight
 
     // Restart on the same database and stream.
-    started = await startLedger(env);
-    ledger = started.child;
+    started = await startLedger();
+    ledger = started.mesh;
     transport = createGrpcJsTransport({ baseUrl: started.target, defaultTimeoutMs: 10_000 });
     client = createClient(LedgerService, transport);
 
