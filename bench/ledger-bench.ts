@@ -13,6 +13,10 @@
  *                            event loop limits a case (measured: it does not, see docs/ledger.md)
  *   --pgbench on|off        run the pgbench ceiling scripts (default on)
  *   --json           one JSON object on stdout (the table goes to stderr)
+ *   --fresh-rounds   give every round (--repeat) its own fresh database, ledger and stream, so
+ *                    rounds repeat one experiment; by default rounds share one database and the
+ *                    transfer tables grow by about 1.5 M rows per round (each round prints the
+ *                    table's size before it starts)
  *   --keep           keep the database (for EXPLAIN afterwards); dropped by default
  *   --ledger-node-args "..."  extra node flags for the ledger child (e.g. "--cpu-prof --cpu-prof-dir=/tmp/p")
  *
@@ -30,8 +34,8 @@
  * the ledger's handler (all three scraped from the ledger's /metrics), and every non-OK result
  * or failed call (must be 0). Then pgbench (/usr/bin/pgbench, -M prepared) runs bench/pgbench/single.sql (64 clients)
  * and bench/pgbench/batch.sql (8 clients) on the same tables, and the targets of issue 3 are
- * printed with the measured ratios and PASS/FAIL. Finally the ledger's Audit must pass, the
- * child is stopped by its PID and the database and stream are removed.
+ * printed with the measured ratios and PASS/FAIL. The ledger's Audit must pass after every round;
+ * at the end each ledger is stopped by its PID and its database and stream are removed.
  *
  * Client: the lean HTTP/2 gRPC client (bench/lib/h2-grpc-transport.ts) costs the least CPU per
  * call (measured with --client; see docs/ledger.md), so it is the default: on a 2-core machine
@@ -66,6 +70,7 @@ const { values } = parseArgs({
     "load-threads": { type: "string", default: "1" },
     pgbench: { type: "string", default: "on" },
     json: { type: "boolean", default: false },
+    "fresh-rounds": { type: "boolean", default: false },
     keep: { type: "boolean", default: false },
     "ledger-node-args": { type: "string", default: "" },
   },
@@ -393,29 +398,49 @@ function targetsOf(results: CaseResult[], single: PgbenchResult | undefined, bat
 // ---------------------------------------------------------------------------------------------
 // Main
 
-const suffix = randomBytes(4).toString("hex");
-const databaseUrl = withDatabase(postgresBaseUrl, `ledger_bench_${suffix}`);
-const stream = `LEDGER_BENCH_${suffix}`;
-const subjectPrefix = `lbench${suffix}`;
-const env: Record<string, string> = {
-  DATABASE_URL: databaseUrl,
-  NATS_URL: natsUrl,
-  NATS_STREAM: stream,
-  NATS_SUBJECT_PREFIX: subjectPrefix,
-  LOG_LEVEL: "warn",
-};
-say(
-  `bench:ledger: ${cpus().length} CPU(s) ${cpus()[0]?.model ?? ""}, ${Math.round(totalmem() / 2 ** 30)} GiB, load average ${loadavg().map((l) => l.toFixed(2)).join(" ")}; ` +
-    `${cases.length} case(s) x ${durationSeconds} s (+${warmupSeconds} s warm-up) x ${repeat}, client ${clientKind}, database ${databaseUrl.replace(/^.*\//, "")}`,
-);
-let ledger: RunningMesh | undefined;
-let exitCode = 0;
-let client: ReturnType<typeof ledgerClient> | undefined;
-try {
+/** One benchmark database with its ledger: accounts created, pgbench tables set up. */
+interface Setup {
+  databaseUrl: string;
+  stream: string;
+  subjectPrefix: string;
+  mesh?: RunningMesh;
+  client?: ReturnType<typeof ledgerClient>;
+  ledgerPid: number;
+  grpc: string;
+  metrics: string;
+}
+
+/**
+ * Creates database `ledger_bench_<random>`, starts a ledger on it with a unique JetStream stream
+ * and subject prefix, creates the uniform accounts and the hot account, and runs
+ * bench/pgbench/setup.sql. The setup is pushed on `pending` before anything starts, so the
+ * caller can tear down whatever a failed setup left behind.
+ */
+async function setUp(pending: Setup[]): Promise<Setup> {
+  const suffix = randomBytes(4).toString("hex");
+  const setup: Setup = {
+    databaseUrl: withDatabase(postgresBaseUrl, `ledger_bench_${suffix}`),
+    stream: `LEDGER_BENCH_${suffix}`,
+    subjectPrefix: `lbench${suffix}`,
+    ledgerPid: 0,
+    grpc: "",
+    metrics: "",
+  };
+  pending.push(setup);
+  const env: Record<string, string> = {
+    DATABASE_URL: setup.databaseUrl,
+    NATS_URL: natsUrl,
+    NATS_STREAM: setup.stream,
+    NATS_SUBJECT_PREFIX: setup.subjectPrefix,
+    LOG_LEVEL: "warn",
+  };
   const started = await startLedger(env);
-  ledger = started.mesh;
-  const ledgerPid = started.endpoint.pid;
-  client = ledgerClient(started.endpoint.grpc, clientKind);
+  setup.mesh = started.mesh;
+  setup.ledgerPid = started.endpoint.pid;
+  setup.grpc = started.endpoint.grpc;
+  setup.metrics = started.endpoint.metrics;
+  const client = ledgerClient(started.endpoint.grpc, clientKind);
+  setup.client = client;
   const accountIds = Array.from({ length: accountCount }, (_, i) => `u:${i}`);
   const allAccounts = [...accountIds, hotId];
   for (let start = 0; start < allAccounts.length; start += 5000) {
@@ -425,21 +450,72 @@ try {
     const bad = results.filter((r) => r !== CreateAccountResult.OK && r !== CreateAccountResult.EXISTS);
     if (bad.length > 0) throw new Error(`CreateAccounts: ${bad.map((r) => CreateAccountResult[r]).join(",")}`);
   }
-  const setupPool = createPool(databaseUrl, { max: 1, applicationName: "bench-ledger" });
+  const setupPool = createPool(setup.databaseUrl, { max: 1, applicationName: "bench-ledger" });
   await setupPool.query(readFileSync(`${root}/bench/pgbench/setup.sql`, "utf8"));
   await setupPool.query("vacuum analyze ledger.accounts");
   await setupPool.end();
-  say(`ledger pid ${ledgerPid} at ${started.endpoint.grpc}; ${allAccounts.length} accounts created`);
+  say(`ledger pid ${setup.ledgerPid} at ${setup.grpc} on ${setup.databaseUrl.replace(/^.*\//, "")}; ${allAccounts.length} accounts created`);
+  return setup;
+}
 
+/** Stops the ledger by its PID, then drops the database and the streams (unless --keep). */
+async function tearDown(setup: Setup): Promise<void> {
+  setup.client?.close();
+  await setup.mesh?.stop();
+  if (values.keep) {
+    say(`kept database ${setup.databaseUrl} and stream ${setup.stream}`);
+    return;
+  }
+  await dropDatabase(setup.databaseUrl).catch((error) => say(`drop database failed: ${(error as Error).message}`));
+  try {
+    const nc = await connectNats(natsUrl, "bench-ledger");
+    const jsm = await nc.jetstreamManager();
+    for (const { name } of streamNamesOf(setup.stream, setup.subjectPrefix)) await jsm.streams.delete(name).catch(() => {});
+    await nc.close();
+  } catch (error) {
+    say(`stream cleanup failed: ${(error as Error).message}`);
+  }
+}
+
+/** Rows in ledger.transfers and the table's size with its indexes, as text for the log. */
+async function tableSizeOf(databaseUrl: string): Promise<string> {
+  const pool = createPool(databaseUrl, { max: 1, applicationName: "bench-ledger" });
+  try {
+    const { rows } = await pool.query<{ n: string; total: string; indexes: string }>(
+      `select count(*)::text as n, pg_size_pretty(pg_total_relation_size('ledger.transfers')) as total,
+              pg_size_pretty(pg_indexes_size('ledger.transfers')) as indexes from ledger.transfers`,
+    );
+    return `${rows[0].n} transfers, ${rows[0].total} with indexes (indexes ${rows[0].indexes})`;
+  } finally {
+    await pool.end();
+  }
+}
+
+const freshRounds = values["fresh-rounds"];
+say(
+  `bench:ledger: ${cpus().length} CPU(s) ${cpus()[0]?.model ?? ""}, ${Math.round(totalmem() / 2 ** 30)} GiB, load average ${loadavg().map((l) => l.toFixed(2)).join(" ")}; ` +
+    `${cases.length} case(s) x ${durationSeconds} s (+${warmupSeconds} s warm-up) x ${repeat}${freshRounds ? " (a fresh database per round)" : ""}, client ${clientKind}`,
+);
+const pending: Setup[] = [];
+let exitCode = 0;
+try {
+  let setup = await setUp(pending);
   const runs: CaseResult[][] = cases.map(() => []);
   const singles: PgbenchResult[] = [];
   const batches: PgbenchResult[] = [];
+  const audits: { ok: boolean; violations: string[] }[] = [];
   for (let round = 1; round <= repeat; round++) {
+    if (freshRounds && round > 1) {
+      await tearDown(pending.shift() as Setup);
+      setup = await setUp(pending);
+    }
+    const tag = repeat > 1 ? `[${round}/${repeat}] ` : "";
+    say(`${tag}before the round: ${await tableSizeOf(setup.databaseUrl)}`);
     for (const [index, c] of cases.entries()) {
-      const result = await runCase(client, started.endpoint.grpc, c, ledgerPid, started.endpoint.metrics);
+      const result = await runCase(setup.client as ReturnType<typeof ledgerClient>, setup.grpc, c, setup.ledgerPid, setup.metrics);
       runs[index].push(result);
       say(
-        `${repeat > 1 ? `[${round}/${repeat}] ` : ""}${c.name.padEnd(18)} ${fixed(result.transfersPerSecond).padStart(7)} transfers/s ` +
+        `${tag}${c.name.padEnd(18)} ${fixed(result.transfersPerSecond).padStart(7)} transfers/s ` +
           `${fixed(result.callsPerSecond).padStart(6)} calls/s  p50 ${fixed(result.p50Ms, 1)} p99 ${fixed(result.p99Ms, 1)} ms  ` +
           `ledger CPU ${fixed(result.ledgerCpuSeconds / result.seconds, 2)}  load CPU ${fixed(result.loadCpuSeconds / result.seconds, 2)}  ` +
           `PostgreSQL CPU ${fixed(result.postgresCpuSeconds / result.seconds, 2)}  machine busy ${fixed(result.machineBusySeconds / result.seconds, 2)}  ` +
@@ -448,23 +524,27 @@ try {
       );
     }
     if (runPgbench) {
-      const single = pgbench(databaseUrl, "single", 64);
-      const batch = pgbench(databaseUrl, "batch", 8);
+      say(`${tag}before pgbench: ${await tableSizeOf(setup.databaseUrl)}`);
+      const single = pgbench(setup.databaseUrl, "single", 64);
+      const batch = pgbench(setup.databaseUrl, "batch", 8);
       singles.push(single);
       batches.push(batch);
       say(
-        `${repeat > 1 ? `[${round}/${repeat}] ` : ""}pgbench single.sql 64 clients ${fixed(single.transfersPerSecond)} transfers/s (avg ${fixed(single.latencyAverageMs, 1)} ms); ` +
+        `${tag}pgbench single.sql 64 clients ${fixed(single.transfersPerSecond)} transfers/s (avg ${fixed(single.latencyAverageMs, 1)} ms); ` +
           `batch.sql 8 clients ${fixed(batch.transfersPerSecond)} transfers/s (${fixed(batch.tps, 1)} tx/s, avg ${fixed(batch.latencyAverageMs, 1)} ms)`,
       );
     }
+    const audit = await (setup.client as ReturnType<typeof ledgerClient>).audit();
+    audits.push(audit);
+    say(`${tag}Audit: ${audit.ok ? "ok" : audit.violations.slice(0, 3).join("; ")}`);
   }
   const results = runs.map((caseRuns) => medianOf(caseRuns as unknown as Record<string, unknown>[]) as unknown as CaseResult);
   const single = singles.length > 0 ? medianOf(singles as unknown as Record<string, unknown>[]) as unknown as PgbenchResult : undefined;
   const batch = batches.length > 0 ? medianOf(batches as unknown as Record<string, unknown>[]) as unknown as PgbenchResult : undefined;
 
-  const audit = await client.audit();
   const targets = targetsOf(results, single, batch);
-  targets.push({ name: "ledger Audit after the run", measured: audit.ok ? "ok" : audit.violations.slice(0, 3).join("; "), goal: "ok", pass: audit.ok });
+  const violations = audits.flatMap((a) => a.violations);
+  targets.push({ name: "ledger Audit after every round", measured: violations.length === 0 ? "ok" : violations.slice(0, 3).join("; "), goal: "ok", pass: violations.length === 0 });
 
   say(`\n${repeat > 1 ? `medians of ${repeat} runs\n` : ""}${tableOf(results)}`);
   if (single && batch) {
@@ -487,7 +567,8 @@ try {
         cases: results,
         pgbench: { single, batch },
         targets,
-        audit: { ok: audit.ok, violations: audit.violations },
+        freshRounds,
+        audits,
       })}\n`,
     );
   }
@@ -495,18 +576,6 @@ try {
   say(`bench:ledger failed: ${(error as Error).stack ?? error}`);
   exitCode = 2;
 } finally {
-  client?.close();
-  await ledger?.stop();
-  if (!values.keep) {
-    await dropDatabase(databaseUrl).catch((error) => say(`drop database failed: ${(error as Error).message}`));
-    try {
-      const nc = await connectNats(natsUrl, "bench-ledger");
-      const jsm = await nc.jetstreamManager();
-      for (const { name } of streamNamesOf(stream, subjectPrefix)) await jsm.streams.delete(name).catch(() => {});
-      await nc.close();
-    } catch (error) {
-      say(`stream cleanup failed: ${(error as Error).message}`);
-    }
-  } else say(`kept database ${databaseUrl} and stream ${stream}`);
+  for (const setup of pending) await tearDown(setup);
 }
 process.exit(exitCode);
