@@ -9,6 +9,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { AccountState } from "../../services/ledger/domain/model.ts";
 import { readStatements, writeStatements } from "../../services/ledger/store/batch-sql.ts";
+import { accountTransfersQuery, balanceAsOfSql, encodePageToken, type ListAccountTransfersFilter } from "../../services/ledger/store/engine.ts";
 import type { PoolClient } from "../../services/shared/db.ts";
 import { account, createLedgerFixture, storedTransfer } from "./support.ts";
 
@@ -125,5 +126,44 @@ describe("batch statements on 10,000 accounts, 60 transfers per group", () => {
       await client.query("rollback");
       client.release();
     }
+  });
+});
+
+describe("queries by account and the partial account indexes (migration 0004)", () => {
+  const indexes = ["transfers_debit_account_create_time", "transfers_credit_account_create_time"];
+
+  it("leaves FAILED_ID rows out of both account indexes", async () => {
+    const { rows } = await fixture.pool.query<{ name: string; predicate: string | null }>(
+      `select c.relname as name, pg_get_expr(i.indpred, i.indrelid) as predicate
+         from pg_index i join pg_class c on c.oid = i.indexrelid
+        where c.relname = any($1::text[]) order by c.relname`,
+      [indexes],
+    );
+    expect(rows).toEqual([...indexes].sort().map((name) => ({ name, predicate: "(state <> 7)" })));
+  });
+
+  const filters: [string, ListAccountTransfersFilter, string[]][] = [
+    ["both directions", { accountId: "p:42" }, indexes],
+    ["debits, time range and code", { accountId: "p:42", direction: "debits", startTimeUs: 0n, endTimeUs: 4_000_000_000_000_000n, code: 1 }, [indexes[0]]],
+    ["credits after a cursor", { accountId: "p:42", direction: "credits", pageToken: encodePageToken(1_000n, "seed:7") }, [indexes[1]]],
+  ];
+  it.each(filters)("ListAccountTransfers (%s) reads through the account indexes", async (_name, filter, used) => {
+    const { sql, params } = accountTransfersQuery(filter, 100);
+    const client = await fixture.pool.connect();
+    try {
+      const { rows } = await client.query(`explain ${sql}`, params);
+      const text = rows.map((row: Record<string, string>) => row["QUERY PLAN"]).join("\n");
+      for (const index of used) expect(text).toContain(`using ${index}`);
+      expect(text).not.toMatch(/Seq Scan on transfers/);
+    } finally {
+      client.release();
+    }
+  });
+
+  it("a balance as of a time reads through both account indexes", async () => {
+    const { rows } = await fixture.pool.query(`explain ${balanceAsOfSql}`, ["p:42", new Date().toISOString()]);
+    const text = rows.map((row: Record<string, string>) => row["QUERY PLAN"]).join("\n");
+    for (const index of indexes) expect(text).toContain(`using ${index}`);
+    expect(text).not.toMatch(/Seq Scan on transfers/);
   });
 });

@@ -376,38 +376,7 @@ export function createLedgerEngine(pool: Pool, options: LedgerEngineOptions = {}
       if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > pageSizeMax) {
         throw new LedgerInputError("page_size", `must be 0..${pageSizeMax}`);
       }
-      const cursor = filter.pageToken ? decodePageToken(filter.pageToken) : undefined;
-      const params: unknown[] = [filter.accountId];
-      const conditions: string[] = [`state <> ${failedIdState}`];
-      if (filter.startTimeUs !== undefined) {
-        params.push(isoOfMicros(filter.startTimeUs));
-        conditions.push(`create_time >= $${params.length}::timestamptz`);
-      }
-      if (filter.endTimeUs !== undefined) {
-        params.push(isoOfMicros(filter.endTimeUs));
-        conditions.push(`create_time < $${params.length}::timestamptz`);
-      }
-      if (filter.code !== undefined && filter.code !== 0) {
-        params.push(filter.code);
-        conditions.push(`code = $${params.length}`);
-      }
-      if (cursor) {
-        params.push(isoOfMicros(cursor.timeUs), cursor.id);
-        conditions.push(`(create_time, id) > ($${params.length - 1}::timestamptz, $${params.length}::text)`);
-      }
-      params.push(pageSize + 1);
-      const limit = `$${params.length}`;
-      const where = conditions.map((c) => ` and ${c}`).join("");
-      const side = (column: string) =>
-        `(select ${transferColumns} from ledger.transfers where ${column} = $1${where} order by create_time, id limit ${limit})`;
-      const direction = filter.direction ?? "any";
-      const sql =
-        direction === "debits"
-          ? side("debit_account_id")
-          : direction === "credits"
-            ? side("credit_account_id")
-            : `select * from (${side("debit_account_id")} union all ${side("credit_account_id")}) s
-               order by create_time_us, id limit ${limit}`;
+      const { sql, params } = accountTransfersQuery(filter, pageSize);
       const { rows } = await pool.query(sql, params);
       const page = rows.slice(0, pageSize).map(transferOfRow);
       const last = page.at(-1);
@@ -426,23 +395,7 @@ export function createLedgerEngine(pool: Pool, options: LedgerEngineOptions = {}
       if (found.rowCount === 0) return undefined;
       // A hold contributes to *_pending during [create_time, resolve_time); a POSTED transfer
       // (plain or post record) contributes to *_posted from its create_time.
-      const { rows } = await pool.query(
-        `select
-           coalesce(sum(amount) filter (where debit_account_id = $1 and flag_pending
-             and (resolve_time is null or resolve_time > $2::timestamptz)), 0)::int8 as debits_pending,
-           coalesce(sum(amount) filter (where debit_account_id = $1 and state = ${TransferState.POSTED}), 0)::int8 as debits_posted,
-           coalesce(sum(amount) filter (where credit_account_id = $1 and flag_pending
-             and (resolve_time is null or resolve_time > $2::timestamptz)), 0)::int8 as credits_pending,
-           coalesce(sum(amount) filter (where credit_account_id = $1 and state = ${TransferState.POSTED}), 0)::int8 as credits_posted
-         from (
-           select amount, flag_pending, resolve_time, state, debit_account_id, credit_account_id
-             from ledger.transfers where debit_account_id = $1 and create_time <= $2::timestamptz and state <> ${failedIdState}
-           union all
-           select amount, flag_pending, resolve_time, state, debit_account_id, credit_account_id
-             from ledger.transfers where credit_account_id = $1 and create_time <= $2::timestamptz and state <> ${failedIdState}
-         ) s`,
-        [accountId, atIso],
-      );
+      const { rows } = await pool.query(balanceAsOfSql, [accountId, atIso]);
       const history =
         limit === 0
           ? []
@@ -533,6 +486,69 @@ export function createLedgerEngine(pool: Pool, options: LedgerEngineOptions = {}
     },
   };
 }
+
+/**
+ * The SELECT of ListAccountTransfers: `filter.accountId`'s transfers ($1) by (create_time, id),
+ * one page of `pageSize` plus one row (to tell whether a next page exists). Each side (debits,
+ * credits) is an index range scan of transfers_debit_account_create_time /
+ * transfers_credit_account_create_time: both are partial indexes `where state <> 7`, so every
+ * side says `state <> 7` (test/ledger/batch-plans.test.ts EXPLAINs it).
+ */
+export function accountTransfersQuery(filter: ListAccountTransfersFilter, pageSize: number): { sql: string; params: unknown[] } {
+  const cursor = filter.pageToken ? decodePageToken(filter.pageToken) : undefined;
+  const params: unknown[] = [filter.accountId];
+  const conditions: string[] = [`state <> ${failedIdState}`];
+  if (filter.startTimeUs !== undefined) {
+    params.push(isoOfMicros(filter.startTimeUs));
+    conditions.push(`create_time >= $${params.length}::timestamptz`);
+  }
+  if (filter.endTimeUs !== undefined) {
+    params.push(isoOfMicros(filter.endTimeUs));
+    conditions.push(`create_time < $${params.length}::timestamptz`);
+  }
+  if (filter.code !== undefined && filter.code !== 0) {
+    params.push(filter.code);
+    conditions.push(`code = $${params.length}`);
+  }
+  if (cursor) {
+    params.push(isoOfMicros(cursor.timeUs), cursor.id);
+    conditions.push(`(create_time, id) > ($${params.length - 1}::timestamptz, $${params.length}::text)`);
+  }
+  params.push(pageSize + 1);
+  const limit = `$${params.length}`;
+  const where = conditions.map((c) => ` and ${c}`).join("");
+  const side = (column: string) =>
+    `(select ${transferColumns} from ledger.transfers where ${column} = $1${where} order by create_time, id limit ${limit})`;
+  const direction = filter.direction ?? "any";
+  const sql =
+    direction === "debits"
+      ? side("debit_account_id")
+      : direction === "credits"
+        ? side("credit_account_id")
+        : `select * from (${side("debit_account_id")} union all ${side("credit_account_id")}) s
+           order by create_time_us, id limit ${limit}`;
+  return { sql, params };
+}
+
+/**
+ * Balances of account $1 as of time $2 (timestamptz), from its transfers: a hold counts toward
+ * *_pending during [create_time, resolve_time), a POSTED transfer toward *_posted from its
+ * create_time. Both sides carry `state <> 7` so they can use the partial account indexes.
+ */
+export const balanceAsOfSql = `select
+     coalesce(sum(amount) filter (where debit_account_id = $1 and flag_pending
+       and (resolve_time is null or resolve_time > $2::timestamptz)), 0)::int8 as debits_pending,
+     coalesce(sum(amount) filter (where debit_account_id = $1 and state = ${TransferState.POSTED}), 0)::int8 as debits_posted,
+     coalesce(sum(amount) filter (where credit_account_id = $1 and flag_pending
+       and (resolve_time is null or resolve_time > $2::timestamptz)), 0)::int8 as credits_pending,
+     coalesce(sum(amount) filter (where credit_account_id = $1 and state = ${TransferState.POSTED}), 0)::int8 as credits_posted
+   from (
+     select amount, flag_pending, resolve_time, state, debit_account_id, credit_account_id
+       from ledger.transfers where debit_account_id = $1 and create_time <= $2::timestamptz and state <> ${failedIdState}
+     union all
+     select amount, flag_pending, resolve_time, state, debit_account_id, credit_account_id
+       from ledger.transfers where credit_account_id = $1 and create_time <= $2::timestamptz and state <> ${failedIdState}
+   ) s`;
 
 /** Opaque page token: base64url of "<create_time µs>:<id>". */
 export function encodePageToken(timeUs: bigint, id: string): string {

@@ -124,8 +124,14 @@ export const transfers = ledgerSchema.table(
     failedResult: smallint("failed_result"),
   },
   (table) => [
-    index("transfers_debit_account_create_time").on(table.debitAccountId, table.createTime, table.id),
-    index("transfers_credit_account_create_time").on(table.creditAccountId, table.createTime, table.id),
+    // An account's transfers, by time (ListAccountTransfers, balance as of a time). FAILED_ID
+    // rows are left out (every query by account says `state <> 7`): they carry no accounts.
+    index("transfers_debit_account_create_time")
+      .on(table.debitAccountId, table.createTime, table.id)
+      .where(sql`${table.state} <> 7`),
+    index("transfers_credit_account_create_time")
+      .on(table.creditAccountId, table.createTime, table.id)
+      .where(sql`${table.state} <> 7`),
     index("transfers_pending_expires_at")
       .on(table.expiresAt)
       .where(sql`${table.state} = 2 and ${table.expiresAt} is not null`),
