@@ -15,7 +15,7 @@
  *   --json           one JSON object on stdout (the table goes to stderr)
  *   --fresh-rounds   give every round (--repeat) its own fresh database, ledger and stream, so
  *                    rounds repeat one experiment; by default rounds share one database and the
- *                    transfer tables grow by about 1.5 M rows per round (each round prints the
+ *                    transfer tables grow by about 2 M rows per round (each round prints the
  *                    table's size before it starts)
  *   --keep           keep the database (for EXPLAIN afterwards); dropped by default
  *   --ledger-node-args "..."  extra node flags for the ledger child (e.g. "--cpu-prof --cpu-prof-dir=/tmp/p")

@@ -492,7 +492,9 @@ export function createLedgerEngine(pool: Pool, options: LedgerEngineOptions = {}
  * one page of `pageSize` plus one row (to tell whether a next page exists). Each side (debits,
  * credits) is an index range scan of transfers_debit_account_create_time /
  * transfers_credit_account_create_time: both are partial indexes `where state <> 7`, so every
- * side says `state <> 7` (test/ledger/batch-plans.test.ts EXPLAINs it).
+ * side says `state <> 7` (test/ledger/batch-plans.test.ts EXPLAINs it). Times are µs since the
+ * Unix epoch. Throws LedgerInputError("page_token") for a token no earlier page produced; the
+ * caller checks `pageSize` (1..pageSizeMax).
  */
 export function accountTransfersQuery(filter: ListAccountTransfersFilter, pageSize: number): { sql: string; params: unknown[] } {
   const cursor = filter.pageToken ? decodePageToken(filter.pageToken) : undefined;
