@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { AccountState } from "../../services/ledger/domain/model.ts";
 import { readStatements, writeStatements } from "../../services/ledger/store/batch-sql.ts";
 import { accountTransfersQuery, balanceAsOfSql, encodePageToken, type ListAccountTransfersFilter } from "../../services/ledger/store/engine.ts";
-import type { PoolClient } from "../../services/shared/db.ts";
+import type { Pool, PoolClient } from "../../services/shared/db.ts";
 import { account, createLedgerFixture, storedTransfer } from "./support.ts";
 
 const accountCount = 10_000;
@@ -51,9 +51,9 @@ afterAll(async () => {
   await fixture?.drop();
 });
 
-/** The plan text of `sql` (one statement), in the caller's transaction. */
-async function planOf(client: PoolClient, sql: string): Promise<string> {
-  const { rows } = await client.query(`explain ${sql}`);
+/** The plan text of `sql` (one statement; `params` for its $n), on `client`: inside the caller's transaction when it is a checked-out client. */
+async function planOf(client: PoolClient | Pool, sql: string, params: unknown[] = []): Promise<string> {
+  const { rows } = await client.query(`explain ${sql}`, params);
   return rows.map((row: Record<string, string>) => row["QUERY PLAN"]).join("\n");
 }
 
@@ -149,20 +149,13 @@ describe("queries by account and the partial account indexes (migration 0004)", 
   ];
   it.each(filters)("ListAccountTransfers (%s) reads through the account indexes", async (_name, filter, used) => {
     const { sql, params } = accountTransfersQuery(filter, 100);
-    const client = await fixture.pool.connect();
-    try {
-      const { rows } = await client.query(`explain ${sql}`, params);
-      const text = rows.map((row: Record<string, string>) => row["QUERY PLAN"]).join("\n");
-      for (const index of used) expect(text).toContain(`using ${index}`);
-      expect(text).not.toMatch(/Seq Scan on transfers/);
-    } finally {
-      client.release();
-    }
+    const text = await planOf(fixture.pool, sql, params);
+    for (const index of used) expect(text).toContain(`using ${index}`);
+    expect(text).not.toMatch(/Seq Scan on transfers/);
   });
 
   it("a balance as of a time reads through both account indexes", async () => {
-    const { rows } = await fixture.pool.query(`explain ${balanceAsOfSql}`, ["p:42", new Date().toISOString()]);
-    const text = rows.map((row: Record<string, string>) => row["QUERY PLAN"]).join("\n");
+    const text = await planOf(fixture.pool, balanceAsOfSql, ["p:42", new Date().toISOString()]);
     for (const index of indexes) expect(text).toContain(`using ${index}`);
     expect(text).not.toMatch(/Seq Scan on transfers/);
   });
